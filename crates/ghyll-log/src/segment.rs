@@ -1,0 +1,796 @@
+//! One segment: a `.log` file of batches with its `.index` and `.timeindex`.
+//!
+//! The log's writer lock serialises every mutation; readers share a segment
+//! through an `Arc` and see only the bytes below `size`, which is published
+//! after the bytes are written, so a reader never sees a half-written batch.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::batch::{Batch, BatchHeader, Batches, BATCH_HEADER_BYTES};
+use crate::checkpoint::segment_path;
+use crate::config::LogConfig;
+use crate::error::{BatchError, Compression, LogError};
+use crate::index::{MmapIndex, OffsetEntry, TimeEntry};
+
+/// Kafka's "no timestamp".
+pub(crate) const NO_TIMESTAMP: i64 = -1;
+/// Bytes read ahead when scanning a segment.
+const SCAN_CHUNK_BYTES: usize = 1 << 20;
+
+/// Checks a batch the way it must hold inside a segment: the CRC, and for an
+/// uncompressed batch every record's bounds with strictly increasing offset
+/// deltas inside `lastOffsetDelta`.
+pub(crate) fn validate_batch(bytes: &[u8]) -> Result<Batch<'_>, BatchError> {
+    let batch = Batch::new(bytes)?;
+    if batch.header().compression() == Compression::None {
+        let mut previous: Option<u64> = None;
+        for (index, record) in batch.records()?.enumerate() {
+            let record = record?;
+            if previous.is_some_and(|previous| record.offset <= previous) {
+                return Err(BatchError::CorruptRecord { index: index as u32, reason: "offsets do not increase" });
+            }
+            previous = Some(record.offset);
+        }
+    }
+    Ok(batch)
+}
+
+/// Sparse indexes plus the writer's bookkeeping for them.
+#[derive(Debug)]
+struct Indexes {
+    offset: MmapIndex<OffsetEntry>,
+    time: MmapIndex<TimeEntry>,
+    /// Log bytes appended since the last offset index entry.
+    bytes_since_entry: u64,
+    /// Largest timestamp in the segment and the last offset of its batch.
+    max_timestamp: i64,
+    max_timestamp_offset: u64,
+}
+
+impl Indexes {
+    /// Records a batch at `position`, adding index entries every
+    /// `index.interval.bytes`, as Kafka does.
+    fn on_batch(&mut self, segment_base: u64, position: u64, header: &BatchHeader, interval_bytes: u32) {
+        let base = header.base_offset as u64;
+        let last = header.last_offset() as u64;
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            self.max_timestamp_offset = last;
+        }
+        if self.bytes_since_entry >= u64::from(interval_bytes) {
+            // An index that filled up (possible while recovering a segment
+            // written with a larger segment.index.bytes) just gets sparser.
+            if !self.offset.is_full() {
+                self.offset
+                    .append(OffsetEntry { relative_offset: (base - segment_base) as u32, position: position as u32 });
+            }
+            self.maybe_append_time_entry(segment_base);
+            self.bytes_since_entry = 0;
+        }
+        self.bytes_since_entry += header.total_bytes() as u64;
+    }
+
+    fn maybe_append_time_entry(&mut self, segment_base: u64) {
+        let newer = self.time.last().is_none_or(|last| self.max_timestamp > last.timestamp);
+        if newer && self.max_timestamp != NO_TIMESTAMP && !self.time.is_full() {
+            let relative_offset = (self.max_timestamp_offset - segment_base) as u32;
+            self.time.append(TimeEntry { timestamp: self.max_timestamp, relative_offset });
+        }
+    }
+}
+
+/// What opening a segment had to do.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegmentRecovery {
+    /// The segment was scanned batch by batch.
+    pub scanned: bool,
+    /// Its indexes were rebuilt from the log.
+    pub indexes_rebuilt: bool,
+    /// Bytes cut from the end of the `.log` (a torn or corrupt tail).
+    pub bytes_truncated: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Segment {
+    base_offset: u64,
+    log_path: PathBuf,
+    file: File,
+    /// Bytes readers may see.
+    size: AtomicU64,
+    /// Offset after the last batch.
+    next_offset: AtomicU64,
+    /// Largest timestamp, or `NO_TIMESTAMP`.
+    max_timestamp: AtomicI64,
+    /// Max timestamp of the first batch, which `segment.ms` counts from, or
+    /// `NO_TIMESTAMP` while empty.
+    first_batch_timestamp: AtomicI64,
+    /// Wall-clock milliseconds when this process created or opened it.
+    opened_ms: i64,
+    indexes: RwLock<Indexes>,
+}
+
+/// Reads a file through a buffer, for scanning batch by batch.
+struct ChunkReader<'f> {
+    file: &'f File,
+    path: &'f Path,
+    end: u64,
+    buf: Vec<u8>,
+    start: u64,
+}
+
+impl<'f> ChunkReader<'f> {
+    fn new(file: &'f File, path: &'f Path, end: u64) -> Self {
+        ChunkReader { file, path, end, buf: Vec::new(), start: 0 }
+    }
+
+    /// Bytes `[position, position + len)`; the caller keeps them below `end`.
+    fn get(&mut self, position: u64, len: usize, read_ahead: usize) -> Result<&[u8], LogError> {
+        debug_assert!(position + len as u64 <= self.end);
+        let covered = position >= self.start && position + len as u64 <= self.start + self.buf.len() as u64;
+        if !covered {
+            let want = (len.max(read_ahead) as u64).min(self.end - position) as usize;
+            self.buf.resize(want, 0);
+            self.file
+                .read_exact_at(&mut self.buf, position)
+                .map_err(|error| LogError::io("read segment", self.path, error))?;
+            self.start = position;
+        }
+        let from = (position - self.start) as usize;
+        Ok(&self.buf[from..from + len])
+    }
+
+    /// Bytes `[position, position + len)` as an owned buffer, reusing the
+    /// read buffer when it already holds them.
+    fn take(mut self, position: u64, len: usize) -> Result<Vec<u8>, LogError> {
+        self.get(position, len, len)?;
+        let from = (position - self.start) as usize;
+        self.buf.truncate(from + len);
+        self.buf.drain(..from);
+        Ok(self.buf)
+    }
+}
+
+/// A batch header as read from a segment, or why the bytes there are not one.
+enum HeaderAt {
+    Batch(BatchHeader),
+    /// Fewer bytes than a header (or than the batch) remain.
+    Torn,
+    Corrupt(BatchError),
+}
+
+fn header_at(reader: &mut ChunkReader<'_>, position: u64, read_ahead: usize) -> Result<HeaderAt, LogError> {
+    if position + BATCH_HEADER_BYTES as u64 > reader.end {
+        return Ok(HeaderAt::Torn);
+    }
+    let bytes = reader.get(position, BATCH_HEADER_BYTES, read_ahead)?;
+    Ok(match BatchHeader::parse(bytes) {
+        Ok(header) if position + header.total_bytes() as u64 > reader.end => HeaderAt::Torn,
+        Ok(header) => HeaderAt::Batch(header),
+        Err(error) => HeaderAt::Corrupt(error),
+    })
+}
+
+/// Where and why a scan stopped before the end of the file.
+struct ScanStop {
+    position: u64,
+    reason: String,
+}
+
+impl Segment {
+    pub(crate) fn base_offset(&self) -> u64 {
+        self.base_offset
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn next_offset(&self) -> u64 {
+        self.next_offset.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn max_timestamp(&self) -> i64 {
+        self.max_timestamp.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.size() == 0
+    }
+
+    /// How long the segment has been filling, as Kafka measures it for
+    /// `segment.ms`: from its first batch's timestamp to the incoming
+    /// batch's, or (while it has no timestamps) from when this process
+    /// created or opened it until now.
+    fn time_waited_for_roll_ms(&self, incoming_timestamp: i64, now_ms: i64) -> i64 {
+        match self.first_batch_timestamp.load(Ordering::Acquire) {
+            first if first >= 0 => incoming_timestamp.saturating_sub(first),
+            _ => now_ms.saturating_sub(self.opened_ms),
+        }
+    }
+
+    /// Creates an empty segment, replacing any index files of that name.
+    pub(crate) fn create(dir: &Path, base_offset: u64, config: &LogConfig, now_ms: i64) -> Result<Segment, LogError> {
+        let log_path = segment_path(dir, base_offset, "log");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log_path)
+            .map_err(|error| LogError::io("create segment", &log_path, error))?;
+        let indexes = Indexes {
+            offset: MmapIndex::create(&segment_path(dir, base_offset, "index"), config.segment_index_bytes)?,
+            time: MmapIndex::create(&segment_path(dir, base_offset, "timeindex"), config.segment_index_bytes)?,
+            bytes_since_entry: 0,
+            max_timestamp: NO_TIMESTAMP,
+            max_timestamp_offset: base_offset,
+        };
+        Ok(Segment {
+            base_offset,
+            log_path,
+            file,
+            size: AtomicU64::new(0),
+            next_offset: AtomicU64::new(base_offset),
+            max_timestamp: AtomicI64::new(NO_TIMESTAMP),
+            first_batch_timestamp: AtomicI64::new(NO_TIMESTAMP),
+            opened_ms: now_ms,
+            indexes: RwLock::new(indexes),
+        })
+    }
+
+    /// Opens an existing segment.
+    ///
+    /// With `trust_indexes`, trimmed indexes that pass a sanity check are
+    /// used as they are and only the batches after the last index entry are
+    /// verified; anything else scans the whole segment, validating every
+    /// batch, truncating at the first invalid one and rebuilding both
+    /// indexes.
+    pub(crate) fn open(
+        dir: &Path,
+        base_offset: u64,
+        config: &LogConfig,
+        trust_indexes: bool,
+        now_ms: i64,
+    ) -> Result<(Segment, SegmentRecovery), LogError> {
+        let log_path = segment_path(dir, base_offset, "log");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .map_err(|error| LogError::io("open segment", &log_path, error))?;
+        let file_len = file.metadata().map_err(|error| LogError::io("stat segment", &log_path, error))?.len();
+        if trust_indexes {
+            if let Some(segment) = Self::open_trusted(dir, base_offset, config, &file, &log_path, file_len, now_ms)? {
+                let segment = Segment { file, log_path, ..segment };
+                return Ok((segment, SegmentRecovery::default()));
+            }
+        }
+        Self::open_scanning(dir, base_offset, config, file, log_path, file_len, now_ms)
+    }
+
+    /// The trusted path: `None` when anything is off.
+    #[allow(clippy::too_many_arguments)]
+    fn open_trusted(
+        dir: &Path,
+        base_offset: u64,
+        config: &LogConfig,
+        file: &File,
+        log_path: &Path,
+        file_len: u64,
+        now_ms: i64,
+    ) -> Result<Option<Segment>, LogError> {
+        let Some(offset) = MmapIndex::<OffsetEntry>::open_trimmed(
+            &segment_path(dir, base_offset, "index"),
+            config.segment_index_bytes,
+        )?
+        else {
+            return Ok(None);
+        };
+        let Some(time) = MmapIndex::<TimeEntry>::open_trimmed(
+            &segment_path(dir, base_offset, "timeindex"),
+            config.segment_index_bytes,
+        )?
+        else {
+            return Ok(None);
+        };
+        if !offset_index_is_sane(&offset, file_len) || !time_index_is_sane(&time) {
+            return Ok(None);
+        }
+        // Verify the batches after the last index entry: they give the
+        // segment's end and must reach exactly the end of the file.
+        let (from_position, from_offset) = offset
+            .last()
+            .map_or((0, base_offset), |e| (u64::from(e.position), base_offset + u64::from(e.relative_offset)));
+        let mut reader = ChunkReader::new(file, log_path, file_len);
+        let mut position = from_position;
+        let mut next_offset = from_offset;
+        let mut tail_max = (NO_TIMESTAMP, base_offset);
+        while position < file_len {
+            let HeaderAt::Batch(header) = header_at(&mut reader, position, SCAN_CHUNK_BYTES)? else {
+                return Ok(None);
+            };
+            let total = header.total_bytes();
+            if (header.base_offset as u64) < next_offset || !fits_segment(base_offset, &header) {
+                return Ok(None);
+            }
+            if validate_batch(reader.get(position, total, SCAN_CHUNK_BYTES)?).is_err() {
+                return Ok(None);
+            }
+            if header.max_timestamp > tail_max.0 {
+                tail_max = (header.max_timestamp, header.last_offset() as u64);
+            }
+            next_offset = header.last_offset() as u64 + 1;
+            position += total as u64;
+        }
+        if let Some(last_time) = time.last() {
+            if base_offset + u64::from(last_time.relative_offset) >= next_offset.max(base_offset + 1) {
+                return Ok(None);
+            }
+        }
+        let (max_timestamp, max_timestamp_offset) = match time.last() {
+            Some(last) if last.timestamp >= tail_max.0 => {
+                (last.timestamp, base_offset + u64::from(last.relative_offset))
+            }
+            _ => tail_max,
+        };
+        let first_batch_timestamp = match header_at(&mut reader, 0, BATCH_HEADER_BYTES)? {
+            HeaderAt::Batch(header) => header.max_timestamp,
+            _ => NO_TIMESTAMP,
+        };
+        let file = file.try_clone().map_err(|error| LogError::io("open segment", log_path, error))?;
+        Ok(Some(Segment {
+            base_offset,
+            log_path: log_path.to_path_buf(),
+            file,
+            size: AtomicU64::new(file_len),
+            next_offset: AtomicU64::new(next_offset),
+            max_timestamp: AtomicI64::new(max_timestamp),
+            first_batch_timestamp: AtomicI64::new(first_batch_timestamp),
+            opened_ms: now_ms,
+            indexes: RwLock::new(Indexes {
+                bytes_since_entry: file_len - from_position,
+                offset,
+                time,
+                max_timestamp,
+                max_timestamp_offset,
+            }),
+        }))
+    }
+
+    /// The scanning path: validate every batch, cut the file at the first
+    /// bad one, rebuild both indexes.
+    fn open_scanning(
+        dir: &Path,
+        base_offset: u64,
+        config: &LogConfig,
+        file: File,
+        log_path: PathBuf,
+        file_len: u64,
+        now_ms: i64,
+    ) -> Result<(Segment, SegmentRecovery), LogError> {
+        let segment = Segment::with_file(dir, base_offset, config, file, log_path, now_ms)?;
+        let (valid_len, stop) = segment.rebuild(config, file_len)?;
+        let mut recovery = SegmentRecovery { scanned: true, indexes_rebuilt: true, bytes_truncated: 0 };
+        if let Some(stop) = stop {
+            tracing::warn!(
+                segment = %segment.log_path.display(),
+                position = stop.position,
+                reason = %stop.reason,
+                bytes = file_len - valid_len,
+                "truncating invalid tail of segment"
+            );
+            segment
+                .file
+                .set_len(valid_len)
+                .map_err(|error| LogError::io("truncate segment", &segment.log_path, error))?;
+            segment.file.sync_all().map_err(|error| LogError::io("fsync segment", &segment.log_path, error))?;
+            recovery.bytes_truncated = file_len - valid_len;
+        }
+        Ok((segment, recovery))
+    }
+
+    /// A segment over an open `.log` with fresh (empty) indexes.
+    fn with_file(
+        dir: &Path,
+        base_offset: u64,
+        config: &LogConfig,
+        file: File,
+        log_path: PathBuf,
+        now_ms: i64,
+    ) -> Result<Segment, LogError> {
+        let indexes = Indexes {
+            offset: MmapIndex::create(&segment_path(dir, base_offset, "index"), config.segment_index_bytes)?,
+            time: MmapIndex::create(&segment_path(dir, base_offset, "timeindex"), config.segment_index_bytes)?,
+            bytes_since_entry: 0,
+            max_timestamp: NO_TIMESTAMP,
+            max_timestamp_offset: base_offset,
+        };
+        Ok(Segment {
+            base_offset,
+            log_path,
+            file,
+            size: AtomicU64::new(0),
+            next_offset: AtomicU64::new(base_offset),
+            max_timestamp: AtomicI64::new(NO_TIMESTAMP),
+            first_batch_timestamp: AtomicI64::new(NO_TIMESTAMP),
+            opened_ms: now_ms,
+            indexes: RwLock::new(indexes),
+        })
+    }
+
+    /// Scans `[0, file_len)`, validating every batch and indexing it; returns
+    /// the valid length and, if the scan stopped early, where and why.
+    fn rebuild(&self, config: &LogConfig, file_len: u64) -> Result<(u64, Option<ScanStop>), LogError> {
+        let mut reader = ChunkReader::new(&self.file, &self.log_path, file_len);
+        let mut indexes = self.indexes.write();
+        let mut position = 0u64;
+        let mut next_offset = self.base_offset;
+        let mut stop = None;
+        while position < file_len {
+            let header = match header_at(&mut reader, position, SCAN_CHUNK_BYTES)? {
+                HeaderAt::Batch(header) => header,
+                HeaderAt::Torn => {
+                    stop = Some(ScanStop { position, reason: "torn batch".into() });
+                    break;
+                }
+                HeaderAt::Corrupt(error) => {
+                    stop = Some(ScanStop { position, reason: error.to_string() });
+                    break;
+                }
+            };
+            if (header.base_offset as u64) < next_offset || !fits_segment(self.base_offset, &header) {
+                stop = Some(ScanStop { position, reason: format!("batch offset {} out of order", header.base_offset) });
+                break;
+            }
+            if let Err(error) = validate_batch(reader.get(position, header.total_bytes(), SCAN_CHUNK_BYTES)?) {
+                stop = Some(ScanStop { position, reason: error.to_string() });
+                break;
+            }
+            if position == 0 {
+                self.first_batch_timestamp.store(header.max_timestamp, Ordering::Release);
+            }
+            indexes.on_batch(self.base_offset, position, &header, config.index_interval_bytes);
+            next_offset = header.last_offset() as u64 + 1;
+            position += header.total_bytes() as u64;
+        }
+        self.size.store(position, Ordering::Release);
+        self.next_offset.store(next_offset, Ordering::Release);
+        self.max_timestamp.store(indexes.max_timestamp, Ordering::Release);
+        Ok((position, stop))
+    }
+
+    /// Prepares the segment to take appends: indexes back at their
+    /// preallocated size and the file cursor at the end.
+    pub(crate) fn make_active(&self, config: &LogConfig) -> Result<(), LogError> {
+        let mut indexes = self.indexes.write();
+        indexes.offset.make_appendable(config.segment_index_bytes)?;
+        indexes.time.make_appendable(config.segment_index_bytes)?;
+        (&self.file)
+            .seek(SeekFrom::Start(self.size()))
+            .map_err(|error| LogError::io("seek segment", &self.log_path, error))?;
+        Ok(())
+    }
+
+    /// Whether `batch`, ending at `last_offset`, must go to a new segment.
+    pub(crate) fn needs_roll(&self, config: &LogConfig, batch: &BatchHeader, last_offset: u64, now_ms: i64) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        let indexes = self.indexes.read();
+        self.size() + batch.total_bytes() as u64 > u64::from(config.segment_bytes)
+            || last_offset - self.base_offset > i32::MAX as u64
+            || indexes.offset.is_full()
+            || indexes.time.is_full()
+            || self.time_waited_for_roll_ms(batch.max_timestamp, now_ms)
+                >= config.segment_ms.min(i64::MAX as u64) as i64
+    }
+
+    /// Appends `batch` (already validated) with its base offset rewritten
+    /// to `base_offset`. On a failed write the segment is cut back to where
+    /// it was, so a partial batch never stays.
+    pub(crate) fn append(&self, base_offset: u64, batch: &Batch<'_>, config: &LogConfig) -> Result<(), LogError> {
+        let position = self.size.load(Ordering::Relaxed);
+        let bytes = batch.as_bytes();
+        let base = base_offset.to_be_bytes();
+        if let Err(error) = write_all_vectored(&self.file, &base, &bytes[8..]) {
+            // Cut the partial batch off; if even that fails the caller fails
+            // the whole log.
+            self.file
+                .set_len(position)
+                .and_then(|()| (&self.file).seek(SeekFrom::Start(position)).map(drop))
+                .map_err(|error| LogError::io("cut back segment", &self.log_path, error))?;
+            return Err(LogError::io("append to segment", &self.log_path, error));
+        }
+        let mut header = *batch.header();
+        header.base_offset = base_offset as i64;
+        let last_offset = header.last_offset() as u64;
+        if position == 0 {
+            self.first_batch_timestamp.store(header.max_timestamp, Ordering::Release);
+        }
+        self.size.store(position + bytes.len() as u64, Ordering::Release);
+        self.next_offset.store(last_offset + 1, Ordering::Release);
+        let mut indexes = self.indexes.write();
+        indexes.on_batch(self.base_offset, position, &header, config.index_interval_bytes);
+        self.max_timestamp.store(indexes.max_timestamp, Ordering::Release);
+        Ok(())
+    }
+
+    /// Fsyncs the `.log`.
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Seals the segment when it stops being active: the final time index
+    /// entry, indexes trimmed and synced, the `.log` synced.
+    pub(crate) fn seal(&self) -> Result<(), LogError> {
+        let mut indexes = self.indexes.write();
+        indexes.maybe_append_time_entry(self.base_offset);
+        indexes.offset.trim()?;
+        indexes.time.trim()?;
+        self.sync().map_err(|error| LogError::io("fsync segment", &self.log_path, error))
+    }
+
+    /// Position of the batch holding `offset` (the first batch whose last
+    /// offset is at least `offset`), scanning from the index's floor entry;
+    /// `None` when no batch below `end` holds it.
+    fn locate(
+        &self,
+        reader: &mut ChunkReader<'_>,
+        offset: u64,
+        start: u64,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        let mut position = start;
+        loop {
+            match header_at(reader, position, SCAN_CHUNK_BYTES)? {
+                HeaderAt::Batch(header) if header.last_offset() as u64 >= offset => {
+                    return Ok(Some((position, header)))
+                }
+                HeaderAt::Batch(header) => position += header.total_bytes() as u64,
+                HeaderAt::Torn if position == reader.end => return Ok(None),
+                HeaderAt::Torn => {
+                    return Err(
+                        self.corrupt(position, BatchError::Truncated { needed: BATCH_HEADER_BYTES, available: 0 })
+                    )
+                }
+                HeaderAt::Corrupt(error) => return Err(self.corrupt(position, error)),
+            }
+        }
+    }
+
+    fn corrupt(&self, position: u64, source: BatchError) -> LogError {
+        LogError::Corrupt { path: self.log_path.clone(), position, source }
+    }
+
+    fn index_floor_position(&self, offset: u64) -> u64 {
+        let relative = offset.saturating_sub(self.base_offset).min(u64::from(u32::MAX)) as i64;
+        self.indexes.read().offset.floor(relative).map_or(0, |entry| u64::from(entry.position))
+    }
+
+    /// Whole batches from the one holding `offset`, at most `max_bytes`
+    /// unless the first batch alone is larger (then exactly that batch),
+    /// checked on the way out.
+    /// Returns the bytes and the offset after the last batch in them.
+    pub(crate) fn read(&self, offset: u64, max_bytes: u32, interval_bytes: u32) -> Result<(Vec<u8>, u64), LogError> {
+        // Index first, size second: an entry is published after the bytes
+        // it points at, so the size read afterwards covers it.
+        let start = self.index_floor_position(offset);
+        let end = self.size();
+        if start >= end {
+            return Ok((Vec::new(), offset));
+        }
+        let read_ahead = (max_bytes as usize).saturating_add(2 * interval_bytes as usize + BATCH_HEADER_BYTES);
+        let mut reader = ChunkReader::new(&self.file, &self.log_path, end);
+        let Some((first, header)) = self.locate(&mut reader, offset, start)? else {
+            return Ok((Vec::new(), offset));
+        };
+        let mut stop = first + header.total_bytes() as u64;
+        while stop < end {
+            let next = match header_at(&mut reader, stop, read_ahead)? {
+                HeaderAt::Batch(header) => header,
+                HeaderAt::Torn => break,
+                HeaderAt::Corrupt(error) => return Err(self.corrupt(stop, error)),
+            };
+            if stop - first + next.total_bytes() as u64 > u64::from(max_bytes) {
+                break;
+            }
+            stop += next.total_bytes() as u64;
+        }
+        let bytes = reader.take(first, (stop - first) as usize)?;
+        let mut position = first;
+        let mut next_offset = offset;
+        for batch in Batches::new(&bytes) {
+            match batch {
+                Ok(batch) => {
+                    position += batch.len() as u64;
+                    next_offset = batch.next_offset();
+                }
+                Err(error) => return Err(self.corrupt(position, error)),
+            }
+        }
+        Ok((bytes, next_offset))
+    }
+
+    /// The first record with a timestamp at or after `timestamp_ms`, as
+    /// (offset, timestamp); for a compressed batch, its base offset and max
+    /// timestamp.
+    pub(crate) fn find_timestamp(&self, timestamp_ms: i64) -> Result<Option<(u64, i64)>, LogError> {
+        if self.max_timestamp() < timestamp_ms {
+            return Ok(None);
+        }
+        let start_offset = {
+            let indexes = self.indexes.read();
+            indexes
+                .time
+                .floor_below(timestamp_ms)
+                .map_or(self.base_offset, |e| self.base_offset + u64::from(e.relative_offset))
+        };
+        let start = self.index_floor_position(start_offset);
+        let end = self.size();
+        let mut reader = ChunkReader::new(&self.file, &self.log_path, end);
+        let mut position = start;
+        while position < end {
+            let header = match header_at(&mut reader, position, SCAN_CHUNK_BYTES)? {
+                HeaderAt::Batch(header) => header,
+                HeaderAt::Torn => break,
+                HeaderAt::Corrupt(error) => return Err(self.corrupt(position, error)),
+            };
+            if header.max_timestamp >= timestamp_ms {
+                let bytes = reader.get(position, header.total_bytes(), SCAN_CHUNK_BYTES)?;
+                let batch = Batch::new(bytes).map_err(|error| self.corrupt(position, error))?;
+                let records = match batch.records() {
+                    Ok(records) => records,
+                    Err(BatchError::UnsupportedCompression { .. }) => {
+                        return Ok(Some((batch.base_offset(), header.max_timestamp)));
+                    }
+                    Err(error) => return Err(self.corrupt(position, error)),
+                };
+                for record in records {
+                    let record = record.map_err(|error| self.corrupt(position, error))?;
+                    if record.timestamp >= timestamp_ms {
+                        return Ok(Some((record.offset, record.timestamp)));
+                    }
+                }
+            }
+            position += header.total_bytes() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Removes every batch whose last offset is at least `offset`; returns
+    /// the bytes removed. The segment's next offset becomes the base offset
+    /// of the first batch removed (whole batches only).
+    pub(crate) fn truncate_to(&self, offset: u64) -> Result<u64, LogError> {
+        let end = self.size();
+        let start = self.index_floor_position(offset);
+        let mut reader = ChunkReader::new(&self.file, &self.log_path, end);
+        let Some((cut, header)) = self.locate(&mut reader, offset, start.min(end))? else {
+            return Ok(0);
+        };
+        let new_next = (header.base_offset as u64).max(self.base_offset);
+        self.file.set_len(cut).map_err(|error| LogError::io("truncate segment", &self.log_path, error))?;
+        (&self.file).seek(SeekFrom::Start(cut)).map_err(|error| LogError::io("seek segment", &self.log_path, error))?;
+        self.file.sync_all().map_err(|error| LogError::io("fsync segment", &self.log_path, error))?;
+        self.size.store(cut, Ordering::Release);
+        self.next_offset.store(new_next, Ordering::Release);
+        if cut == 0 {
+            self.first_batch_timestamp.store(NO_TIMESTAMP, Ordering::Release);
+        }
+        let mut indexes = self.indexes.write();
+        indexes.offset.truncate_where(|entry| u64::from(entry.position) < cut);
+        let base = self.base_offset;
+        indexes.time.truncate_where(|entry| base + u64::from(entry.relative_offset) < new_next);
+        // The largest timestamp left: the last time entry's, then whatever
+        // the batches after it add.
+        let (mut max_timestamp, mut max_offset) =
+            indexes.time.last().map_or((NO_TIMESTAMP, base), |e| (e.timestamp, base + u64::from(e.relative_offset)));
+        let from = indexes.offset.last().map_or(0, |e| u64::from(e.position));
+        let mut reader = ChunkReader::new(&self.file, &self.log_path, cut);
+        let mut position = if max_timestamp == NO_TIMESTAMP { 0 } else { from };
+        while position < cut {
+            let HeaderAt::Batch(header) = header_at(&mut reader, position, SCAN_CHUNK_BYTES)? else {
+                return Err(self.corrupt(position, BatchError::Truncated { needed: BATCH_HEADER_BYTES, available: 0 }));
+            };
+            if header.max_timestamp > max_timestamp {
+                (max_timestamp, max_offset) = (header.max_timestamp, header.last_offset() as u64);
+            }
+            position += header.total_bytes() as u64;
+        }
+        indexes.max_timestamp = max_timestamp;
+        indexes.max_timestamp_offset = max_offset;
+        indexes.bytes_since_entry = cut - from.min(cut);
+        self.max_timestamp.store(max_timestamp, Ordering::Release);
+        Ok(end - cut)
+    }
+
+    /// Deletes the segment's three files.
+    pub(crate) fn delete_files(&self, dir: &Path) -> Result<(), LogError> {
+        for extension in ["log", "index", "timeindex"] {
+            let path = segment_path(dir, self.base_offset, extension);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(LogError::io("delete segment file", path, error)),
+            }
+        }
+        Ok(())
+    }
+
+    /// File modification time in milliseconds, for retention of segments
+    /// without timestamps.
+    pub(crate) fn modified_ms(&self) -> Option<i64> {
+        let modified = self.file.metadata().ok()?.modified().ok()?;
+        let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        i64::try_from(since.as_millis()).ok()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn index_entries(&self) -> (usize, usize) {
+        let indexes = self.indexes.read();
+        (indexes.offset.len(), indexes.time.len())
+    }
+}
+
+/// Whether a batch's offsets fit a segment with `segment_base`: relative
+/// offsets are 32-bit, as in Kafka's index.
+fn fits_segment(segment_base: u64, header: &BatchHeader) -> bool {
+    let base = header.base_offset as u64;
+    base >= segment_base && header.last_offset() as u64 - segment_base <= i32::MAX as u64
+}
+
+fn offset_index_is_sane(index: &MmapIndex<OffsetEntry>, file_len: u64) -> bool {
+    let mut previous: Option<OffsetEntry> = None;
+    for at in 0..index.len() {
+        let entry = index.entry(at);
+        if u64::from(entry.position) >= file_len {
+            return false;
+        }
+        if let Some(previous) = previous {
+            if entry.relative_offset <= previous.relative_offset || entry.position <= previous.position {
+                return false;
+            }
+        }
+        previous = Some(entry);
+    }
+    true
+}
+
+fn time_index_is_sane(index: &MmapIndex<TimeEntry>) -> bool {
+    let mut previous: Option<TimeEntry> = None;
+    for at in 0..index.len() {
+        let entry = index.entry(at);
+        if let Some(previous) = previous {
+            if entry.timestamp <= previous.timestamp || entry.relative_offset < previous.relative_offset {
+                return false;
+            }
+        }
+        previous = Some(entry);
+    }
+    true
+}
+
+/// Writes `head` then `tail` with as few syscalls as the kernel allows.
+fn write_all_vectored(mut file: &File, mut head: &[u8], mut tail: &[u8]) -> io::Result<()> {
+    while !head.is_empty() {
+        match file.write_vectored(&[IoSlice::new(head), IoSlice::new(tail)]) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "segment write returned 0")),
+            Ok(written) if written < head.len() => head = &head[written..],
+            Ok(written) => {
+                tail = &tail[written - head.len()..];
+                head = &[];
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    file.write_all(tail)
+}

@@ -1,0 +1,312 @@
+//! Proves the log's everyday contract: dense offsets, reads from any offset
+//! with byte budgets, rolling, reopening, timestamp lookup, truncation, log
+//! start and retention, the lock, and named errors for bad input, each by
+//! driving a real log in a temporary directory.
+
+mod common;
+
+use common::{batch, read_all};
+use ghyll_log::{BatchBuilder, Log, LogConfig, LogError};
+
+fn small_segments() -> LogConfig {
+    let mut config = LogConfig::default();
+    config.segment_bytes = 1024;
+    config.index_interval_bytes = 128;
+    config
+}
+
+#[test]
+fn offsets_are_dense_and_reads_return_what_was_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path().join("t-0"), LogConfig::default()).unwrap();
+    let a = log.append(&batch("a", 3, 1000)).unwrap();
+    let b = log.append(&batch("b", 2, 2000)).unwrap();
+    assert_eq!((a.first_offset, a.last_offset), (0, 2));
+    assert_eq!((b.first_offset, b.last_offset), (3, 4));
+    assert_eq!(log.log_end_offset(), 5);
+    let all = read_all(&log, 0);
+    let values: Vec<_> = all.iter().map(|(o, v)| format!("{o}:{v}")).collect();
+    assert_eq!(values, ["0:a-0", "1:a-1", "2:a-2", "3:b-0", "4:b-1"]);
+    // A read from inside a batch starts with the batch that holds it.
+    let read = log.read(1, 1 << 20).unwrap();
+    let first = read.batches().next().unwrap().unwrap();
+    assert_eq!(first.base_offset(), 0);
+    assert_eq!(read.next_offset(), 5);
+    // Reading at the log end is empty, not an error.
+    let end = log.read(5, 1 << 20).unwrap();
+    assert!(end.is_empty());
+    assert_eq!(end.next_offset(), 5);
+}
+
+#[test]
+fn byte_budget_returns_whole_batches_but_at_least_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+    let first = batch("x", 10, 0);
+    for _ in 0..5 {
+        log.append(&first).unwrap();
+    }
+    let one = log.read(0, 1).unwrap();
+    assert_eq!(one.batches().count(), 1);
+    assert_eq!(one.as_bytes().len(), first.len());
+    let two = log.read(0, (first.len() * 2 + first.len() / 2) as u32).unwrap();
+    assert_eq!(two.batches().count(), 2);
+    assert_eq!(two.next_offset(), 20);
+}
+
+#[test]
+fn segments_roll_at_segment_bytes_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t-0");
+    {
+        let log = Log::open(&path, small_segments()).unwrap();
+        for i in 0..40 {
+            log.append(&batch(&format!("r{i}"), 4, i * 10)).unwrap();
+        }
+        assert!(log.segment_base_offsets().len() > 3, "{:?}", log.segment_base_offsets());
+        for base in log.segment_base_offsets() {
+            for ext in ["log", "index", "timeindex"] {
+                assert!(path.join(format!("{base:020}.{ext}")).exists());
+            }
+        }
+        log.close().unwrap();
+        assert!(matches!(log.append(&batch("late", 1, 0)), Err(LogError::Closed { .. })));
+    }
+    let log = Log::open(&path, small_segments()).unwrap();
+    assert!(log.recovery_report().clean_shutdown);
+    assert_eq!(log.recovery_report().segments_scanned, 0);
+    assert_eq!(log.log_end_offset(), 160);
+    let all = read_all(&log, 0);
+    assert_eq!(all.len(), 160);
+    for (i, (offset, value)) in all.iter().enumerate() {
+        assert_eq!(*offset, i as u64);
+        assert_eq!(*value, format!("r{}-{}", i / 4, i % 4));
+    }
+    // Every offset can be read directly, through the sparse index.
+    for offset in 0..160 {
+        let got = read_all(&log, offset);
+        assert_eq!(got[0].0, offset);
+    }
+    let next = log.append(&batch("after", 1, 0)).unwrap();
+    assert_eq!(next.first_offset, 160);
+}
+
+#[test]
+fn unclean_reopen_scans_and_keeps_everything_written() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = Log::open(dir.path(), small_segments()).unwrap();
+        for i in 0..30 {
+            log.append(&batch(&format!("r{i}"), 3, 0)).unwrap();
+        }
+        // Dropped without close: a process crash, the page cache keeps it.
+    }
+    let log = Log::open(dir.path(), small_segments()).unwrap();
+    let report = log.recovery_report();
+    assert!(!report.clean_shutdown);
+    assert!(report.segments_scanned >= 1);
+    assert_eq!(report.bytes_truncated, 0);
+    assert_eq!(log.log_end_offset(), 90);
+    assert_eq!(read_all(&log, 0).len(), 90);
+}
+
+#[test]
+fn timestamp_lookup_finds_the_first_record_at_or_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_segments()).unwrap();
+    // Offsets 0..100 with timestamps 1000, 1010, ... in batches of 5.
+    for b in 0..20 {
+        let mut builder = BatchBuilder::new();
+        for i in 0..5 {
+            let n = b * 5 + i;
+            builder.push(1000 + n * 10, None, Some(format!("v{n}").as_bytes()), &[]).unwrap();
+        }
+        log.append(&builder.finish().unwrap()).unwrap();
+    }
+    for n in [0i64, 1, 7, 33, 50, 99] {
+        let found = log.offset_for_timestamp(1000 + n * 10).unwrap().unwrap();
+        assert_eq!((found.offset, found.timestamp), (n as u64, 1000 + n * 10));
+        let between = log.offset_for_timestamp(1000 + n * 10 - 5).unwrap().unwrap();
+        assert_eq!(between.offset, n as u64);
+    }
+    assert_eq!(log.offset_for_timestamp(0).unwrap().unwrap().offset, 0);
+    assert!(log.offset_for_timestamp(1000 + 99 * 10 + 1).unwrap().is_none());
+}
+
+#[test]
+fn truncate_to_removes_the_suffix_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_segments()).unwrap();
+    for i in 0..30 {
+        log.append(&batch(&format!("r{i}"), 2, i)).unwrap();
+    }
+    let segments_before = log.segment_base_offsets().len();
+    assert_eq!(log.truncate_to(100).unwrap(), 60, "past the end is a no-op");
+    assert_eq!(log.truncate_to(14).unwrap(), 14);
+    assert_eq!(log.log_end_offset(), 14);
+    assert!(log.segment_base_offsets().len() < segments_before);
+    assert_eq!(read_all(&log, 0).len(), 14);
+    // Inside a batch: the whole batch goes.
+    assert_eq!(log.truncate_to(9).unwrap(), 8);
+    let next = log.append(&batch("new", 2, 0)).unwrap();
+    assert_eq!(next.first_offset, 8);
+    let all = read_all(&log, 0);
+    assert_eq!(all.last().unwrap(), &(9, "new-1".to_string()));
+    drop(log);
+    let log = Log::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.log_end_offset(), 10);
+    assert_eq!(read_all(&log, 0), all);
+    assert_eq!(log.truncate_to(0).unwrap(), 0);
+    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(log.append(&batch("z", 1, 0)).unwrap().first_offset, 0);
+}
+
+#[test]
+fn advancing_log_start_hides_and_deletes_old_records_durably() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = Log::open(dir.path(), small_segments()).unwrap();
+        for i in 0..30 {
+            log.append(&batch(&format!("r{i}"), 2, i)).unwrap();
+        }
+        let segments = log.segment_base_offsets().len();
+        let report = log.advance_log_start(33).unwrap();
+        assert_eq!(report.log_start_offset, 33);
+        assert!(report.segments_deleted > 0);
+        assert_eq!(log.segment_base_offsets().len(), segments - report.segments_deleted);
+        assert!(matches!(log.read(32, 100), Err(LogError::OffsetOutOfRange { offset: 32, log_start: 33, .. })));
+        assert_eq!(read_all(&log, 33)[0].0, 33);
+        assert!(matches!(log.advance_log_start(61), Err(LogError::OffsetOutOfRange { .. })));
+    }
+    let log = Log::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.log_start_offset(), 33);
+}
+
+#[test]
+fn retention_by_bytes_and_time_never_deletes_the_active_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_segments();
+    config.retention_bytes = 2048;
+    config.retention_ms = -1;
+    let log = Log::open(dir.path().join("bytes"), config.clone()).unwrap();
+    for i in 0..60 {
+        log.append(&batch(&format!("r{i}"), 2, 1_000)).unwrap();
+    }
+    let before = log.size_bytes();
+    let report = log.apply_retention(10_000).unwrap();
+    assert!(report.segments_deleted > 0);
+    assert!(log.size_bytes() >= 2048 && log.size_bytes() < before);
+    assert_eq!(log.log_start_offset(), log.segment_base_offsets()[0]);
+    assert_eq!(read_all(&log, log.log_start_offset()).last().unwrap().0, 119);
+
+    config.retention_bytes = -1;
+    config.retention_ms = 1_000;
+    let log = Log::open(dir.path().join("time"), config).unwrap();
+    for i in 0..60 {
+        log.append(&batch(&format!("r{i}"), 2, 1_000 + i)).unwrap();
+    }
+    assert_eq!(log.apply_retention(1_500).unwrap().segments_deleted, 0);
+    let report = log.apply_retention(1_000_000).unwrap();
+    assert_eq!(log.segment_base_offsets().len(), 1, "all but the active segment expire");
+    assert!(report.segments_deleted > 0);
+    assert_eq!(log.log_end_offset(), 120);
+}
+
+#[test]
+fn segment_ms_rolls_old_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LogConfig::default();
+    config.segment_ms = 60_000;
+    let log = Log::open(dir.path(), config).unwrap();
+    // As in Kafka, segment.ms is measured from the segment's first batch
+    // timestamp to the incoming batch's timestamp.
+    log.append(&batch("first", 1, 5)).unwrap();
+    log.append(&batch("same-minute", 1, 59_000)).unwrap();
+    assert_eq!(log.segment_base_offsets(), [0]);
+    log.append(&batch("a-minute-later", 1, 60_005)).unwrap();
+    assert_eq!(log.segment_base_offsets(), [0, 2]);
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+    let error = Log::open(dir.path(), LogConfig::default()).unwrap_err();
+    assert!(matches!(error, LogError::Locked { .. }), "{error}");
+    assert!(error.to_string().contains("locked"));
+    drop(log);
+    Log::open(dir.path(), LogConfig::default()).unwrap();
+}
+
+#[test]
+fn bad_input_gets_named_errors_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LogConfig::default();
+    config.max_message_bytes = 200;
+    let log = Log::open(dir.path(), config).unwrap();
+    log.append(&batch("ok", 1, 0)).unwrap();
+
+    let big = batch("big", 20, 0);
+    let error = log.append(&big).unwrap_err();
+    assert!(matches!(error, LogError::BatchTooLarge { max_message_bytes: 200, .. }), "{error}");
+
+    let mut corrupt = batch("c", 1, 0);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    let error = log.append(&corrupt).unwrap_err();
+    assert!(matches!(error, LogError::InvalidBatch { .. }), "{error}");
+    assert!(matches!(log.append(b"short"), Err(LogError::InvalidBatch { .. })));
+
+    assert!(matches!(log.read(2, 100), Err(LogError::OffsetOutOfRange { offset: 2, log_start: 0, log_end: 1 })));
+    assert_eq!(read_all(&log, 0), [(0, "ok-0".to_string())]);
+
+    let mut bad = LogConfig::default();
+    bad.segment_bytes = 10;
+    let error = Log::open(dir.path().join("other"), bad).unwrap_err();
+    assert!(matches!(error, LogError::InvalidConfig { name: "segment.bytes", .. }), "{error}");
+}
+
+#[test]
+fn durable_appends_advance_the_recovery_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+    log.append(&batch("a", 2, 0)).unwrap();
+    assert_eq!(log.recovery_point(), 0);
+    let info = log.append_durable(&batch("b", 2, 0)).unwrap();
+    assert_eq!(log.recovery_point(), info.last_offset + 1);
+
+    let mut config = LogConfig::default();
+    config.flush_messages = 3;
+    let log = Log::open(dir.path().join("flush"), config).unwrap();
+    log.append(&batch("a", 2, 0)).unwrap();
+    assert_eq!(log.recovery_point(), 0);
+    log.append(&batch("b", 1, 0)).unwrap();
+    assert_eq!(log.recovery_point(), 3, "flush.messages=3 fsyncs at the third record");
+}
+
+#[test]
+fn log_is_send_and_sync_and_concurrent_durable_appends_all_land() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Log>();
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(Log::open(dir.path(), LogConfig::default()).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    log.append_durable(&batch(&format!("t{t}-{i}"), 1, 0)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(log.log_end_offset(), 100);
+    assert_eq!(log.recovery_point(), 100);
+    let mut values: Vec<_> = read_all(&log, 0).into_iter().map(|(_, v)| v).collect();
+    values.sort();
+    values.dedup();
+    assert_eq!(values.len(), 100);
+}
