@@ -229,6 +229,17 @@ impl<'a> Batch<'a> {
         Ok(Batch { bytes, header })
     }
 
+    /// As [`Batch::new`] without recomputing the CRC, for bytes that
+    /// passed it already.
+    pub(crate) fn new_crc_checked(bytes: &'a [u8]) -> Result<Batch<'a>, BatchError> {
+        let header = BatchHeader::parse(bytes)?;
+        let total = header.total_bytes();
+        if bytes.len() < total {
+            return Err(BatchError::Truncated { needed: total, available: bytes.len() });
+        }
+        Ok(Batch { bytes: &bytes[..total], header })
+    }
+
     /// The decoded header.
     pub fn header(&self) -> &BatchHeader {
         &self.header
@@ -504,6 +515,84 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// Walks the records of an uncompressed batch, checking what
+/// [`Records`] would check (every length inside its record, every record
+/// inside the batch, the declared count) plus that offset deltas strictly
+/// increase, without building records: the append path's validation.
+pub(crate) fn check_records(batch: &Batch<'_>) -> Result<(), BatchError> {
+    let header = batch.header;
+    let bytes = &batch.bytes[BATCH_HEADER_BYTES..];
+    let mut at = 0usize;
+    let mut previous_delta: i64 = -1;
+    for index in 0..header.records_count {
+        let corrupt = |reason| BatchError::CorruptRecord { index: index as u32, reason };
+        let length = varint_at(bytes, &mut at).ok_or_else(|| corrupt("record length"))?;
+        let length = usize::try_from(length).map_err(|_| corrupt("negative record length"))?;
+        let end = at
+            .checked_add(length)
+            .filter(|&end| end <= bytes.len())
+            .ok_or_else(|| corrupt("record runs past the batch"))?;
+        let body = &bytes[..end];
+        at += 1; // attributes
+        if at > end {
+            return Err(corrupt("record attributes"));
+        }
+        varlong_at(body, &mut at).ok_or_else(|| corrupt("timestamp delta"))?;
+        let delta = i64::from(varint_at(body, &mut at).ok_or_else(|| corrupt("offset delta"))?);
+        if delta <= previous_delta || delta > i64::from(header.last_offset_delta) {
+            return Err(corrupt("offset delta outside the batch or not increasing"));
+        }
+        previous_delta = delta;
+        skip_bytes(body, &mut at, false).ok_or_else(|| corrupt("key bytes"))?;
+        skip_bytes(body, &mut at, false).ok_or_else(|| corrupt("value bytes"))?;
+        let headers = varint_at(body, &mut at).ok_or_else(|| corrupt("header count"))?;
+        if headers < 0 {
+            return Err(corrupt("negative header count"));
+        }
+        for _ in 0..headers {
+            skip_bytes(body, &mut at, true).ok_or_else(|| corrupt("header key bytes"))?;
+            skip_bytes(body, &mut at, false).ok_or_else(|| corrupt("header value bytes"))?;
+        }
+        if at != end {
+            return Err(corrupt("record length does not match its fields"));
+        }
+    }
+    if at != bytes.len() {
+        return Err(BatchError::RecordCount {
+            declared: header.records_count,
+            reason: "bytes remain after the last record",
+        });
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn varint_at(bytes: &[u8], at: &mut usize) -> Option<i32> {
+    let (value, used) = get_varint(bytes.get(*at..)?).ok()?;
+    *at += used;
+    Some(value)
+}
+
+#[inline(always)]
+fn varlong_at(bytes: &[u8], at: &mut usize) -> Option<i64> {
+    let (value, used) = get_varlong(bytes.get(*at..)?).ok()?;
+    *at += used;
+    Some(value)
+}
+
+/// Skips a length-prefixed field (-1 = null unless `non_null`).
+#[inline(always)]
+fn skip_bytes(bytes: &[u8], at: &mut usize, non_null: bool) -> Option<()> {
+    let len = varint_at(bytes, at)?;
+    if len == -1 && !non_null {
+        return Some(());
+    }
+    let len = usize::try_from(len).ok()?;
+    let end = at.checked_add(len).filter(|&end| end <= bytes.len())?;
+    *at = end;
+    Some(())
+}
+
 /// Iterator over consecutive batches in a buffer (a read result or a
 /// segment's bytes). Yields one error and stops at the first invalid or
 /// truncated batch.
@@ -511,12 +600,20 @@ impl<'a> Iterator for Records<'a> {
 pub struct Batches<'a> {
     rest: &'a [u8],
     failed: bool,
+    /// The bytes were CRC-checked already (a log read checks on the way
+    /// out), so only the header is parsed again.
+    crc_checked: bool,
 }
 
 impl<'a> Batches<'a> {
     /// Iterates the batches laid end to end in `bytes`.
     pub fn new(bytes: &'a [u8]) -> Batches<'a> {
-        Batches { rest: bytes, failed: false }
+        Batches { rest: bytes, failed: false, crc_checked: false }
+    }
+
+    /// Iterates bytes whose every batch passed [`Batch::new`] already.
+    pub(crate) fn crc_checked(bytes: &'a [u8]) -> Batches<'a> {
+        Batches { rest: bytes, failed: false, crc_checked: true }
     }
 }
 
@@ -527,7 +624,8 @@ impl<'a> Iterator for Batches<'a> {
         if self.failed || self.rest.is_empty() {
             return None;
         }
-        match Batch::new(self.rest) {
+        let batch = if self.crc_checked { Batch::new_crc_checked(self.rest) } else { Batch::new(self.rest) };
+        match batch {
             Ok(batch) => {
                 self.rest = &self.rest[batch.len()..];
                 Some(Ok(batch))

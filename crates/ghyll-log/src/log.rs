@@ -44,9 +44,10 @@ pub struct ReadBatches {
 }
 
 impl ReadBatches {
-    /// Iterates the batches (each already CRC-checked on the way out).
+    /// Iterates the batches. Each was CRC-checked as it was read, so this
+    /// only parses headers.
     pub fn batches(&self) -> Batches<'_> {
-        Batches::new(&self.bytes)
+        Batches::crc_checked(&self.bytes)
     }
 
     /// The raw bytes: whole batches laid end to end, as in the segment.
@@ -655,11 +656,6 @@ impl Log {
         self.closed.store(true, Ordering::Release);
         Ok(())
     }
-
-    #[cfg(test)]
-    pub(crate) fn fail_for_test(&self, cause: &str) {
-        let _ = self.fail(LogError::io("fsync segment", &self.dir, std::io::Error::other(cause.to_string())));
-    }
 }
 
 /// Opens every segment in `dir`, repairing as needed; returns the segments,
@@ -793,4 +789,57 @@ fn remove_stray(path: &Path, report: &mut RecoveryReport) -> Result<(), LogError
     fs::remove_file(path).map_err(|error| LogError::io("remove stray file", path, error))?;
     report.stray_files_removed += 1;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BatchBuilder;
+
+    fn batch(value: &[u8]) -> Vec<u8> {
+        let mut builder = BatchBuilder::new();
+        builder.push(0, None, Some(value), &[]).unwrap();
+        builder.finish().unwrap()
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_the_log_until_it_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+        log.append_durable(&batch(b"kept")).unwrap();
+        log.active().fail_next_sync.store(true, Ordering::Release);
+        let error = log.append_durable(&batch(b"maybe lost")).unwrap_err();
+        assert!(matches!(error, LogError::Io { operation: "fsync segment", .. }), "{error}");
+        // No retry as if nothing happened: every later call says why.
+        for result in [
+            log.append(&batch(b"refused")).map(drop),
+            log.flush(),
+            log.read(0, 1024).map(drop),
+            log.truncate_to(0).map(drop),
+            log.apply_retention(0).map(drop),
+            log.close(),
+        ] {
+            let error = result.unwrap_err();
+            assert!(matches!(&error, LogError::Failed { cause, .. } if cause.contains("injected")), "{error}");
+        }
+        drop(log);
+        let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+        assert!(log.log_end_offset() >= 1);
+        let read = log.read(0, 1024).unwrap();
+        let first = read.batches().next().unwrap().unwrap();
+        assert_eq!(first.records().unwrap().next().unwrap().unwrap().value, Some(&b"kept"[..]));
+    }
+
+    #[test]
+    fn a_failed_roll_fsync_fails_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig { segment_bytes: 200, ..LogConfig::default() };
+        let log = Log::open(dir.path(), config).unwrap();
+        log.append(&batch(&[7; 100])).unwrap();
+        log.active().fail_next_sync.store(true, Ordering::Release);
+        let error = log.append(&batch(&[8; 100])).unwrap_err();
+        assert!(matches!(error, LogError::Io { .. }), "{error}");
+        assert!(matches!(log.append(&batch(b"x")), Err(LogError::Failed { .. })));
+        assert_eq!(log.log_end_offset(), 1);
+    }
 }

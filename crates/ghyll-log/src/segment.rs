@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::batch::{Batch, BatchHeader, Batches, BATCH_HEADER_BYTES};
+use crate::batch::{check_records, Batch, BatchHeader, Batches, BATCH_HEADER_BYTES};
 use crate::checkpoint::segment_path;
 use crate::config::LogConfig;
 use crate::error::{BatchError, Compression, LogError};
@@ -29,14 +29,7 @@ const SCAN_CHUNK_BYTES: usize = 1 << 20;
 pub(crate) fn validate_batch(bytes: &[u8]) -> Result<Batch<'_>, BatchError> {
     let batch = Batch::new(bytes)?;
     if batch.header().compression() == Compression::None {
-        let mut previous: Option<u64> = None;
-        for (index, record) in batch.records()?.enumerate() {
-            let record = record?;
-            if previous.is_some_and(|previous| record.offset <= previous) {
-                return Err(BatchError::CorruptRecord { index: index as u32, reason: "offsets do not increase" });
-            }
-            previous = Some(record.offset);
-        }
+        check_records(&batch)?;
     }
     Ok(batch)
 }
@@ -113,6 +106,9 @@ pub(crate) struct Segment {
     /// Wall-clock milliseconds when this process created or opened it.
     opened_ms: i64,
     indexes: RwLock<Indexes>,
+    /// Test hook: make the next fsync fail, as a dying disk would.
+    #[cfg(test)]
+    pub(crate) fail_next_sync: std::sync::atomic::AtomicBool,
 }
 
 /// Reads a file through a buffer, for scanning batch by batch.
@@ -245,6 +241,8 @@ impl Segment {
             first_batch_timestamp: AtomicI64::new(NO_TIMESTAMP),
             opened_ms: now_ms,
             indexes: RwLock::new(indexes),
+            #[cfg(test)]
+            fail_next_sync: Default::default(),
         })
     }
 
@@ -364,6 +362,8 @@ impl Segment {
                 max_timestamp,
                 max_timestamp_offset,
             }),
+            #[cfg(test)]
+            fail_next_sync: Default::default(),
         }))
     }
 
@@ -425,6 +425,8 @@ impl Segment {
             first_batch_timestamp: AtomicI64::new(NO_TIMESTAMP),
             opened_ms: now_ms,
             indexes: RwLock::new(indexes),
+            #[cfg(test)]
+            fail_next_sync: Default::default(),
         })
     }
 
@@ -527,6 +529,10 @@ impl Segment {
 
     /// Fsyncs the `.log`.
     pub(crate) fn sync(&self) -> io::Result<()> {
+        #[cfg(test)]
+        if self.fail_next_sync.swap(false, Ordering::AcqRel) {
+            return Err(io::Error::other("injected fsync failure"));
+        }
         self.file.sync_data()
     }
 
@@ -731,12 +737,6 @@ impl Segment {
         let modified = self.file.metadata().ok()?.modified().ok()?;
         let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
         i64::try_from(since.as_millis()).ok()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn index_entries(&self) -> (usize, usize) {
-        let indexes = self.indexes.read();
-        (indexes.offset.len(), indexes.time.len())
     }
 }
 

@@ -67,6 +67,12 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, value: i32) {
 /// and the bytes consumed.
 #[inline]
 pub(crate) fn get_varlong(input: &[u8]) -> Result<(i64, usize), VarintError> {
+    // Most lengths and deltas in a batch fit one byte.
+    if let Some(&byte) = input.first() {
+        if byte < 0x80 {
+            return Ok((zigzag_decode_i64(u64::from(byte)), 1));
+        }
+    }
     let mut raw: u64 = 0;
     for (i, &byte) in input.iter().enumerate().take(VARLONG_BYTES_MAX) {
         let bits = u64::from(byte & 0x7f);
@@ -88,6 +94,11 @@ pub(crate) fn get_varlong(input: &[u8]) -> Result<(i64, usize), VarintError> {
 /// Decodes a zig-zag varint (an `i32`) at the front of `input`.
 #[inline]
 pub(crate) fn get_varint(input: &[u8]) -> Result<(i32, usize), VarintError> {
+    if let Some(&byte) = input.first() {
+        if byte < 0x80 {
+            return Ok((zigzag_decode_i64(u64::from(byte)) as i32, 1));
+        }
+    }
     let mut raw: u64 = 0;
     for (i, &byte) in input.iter().enumerate().take(VARINT_BYTES_MAX) {
         let bits = u64::from(byte & 0x7f);

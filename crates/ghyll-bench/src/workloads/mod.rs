@@ -1,0 +1,4 @@
+//! One module per workload; each owns its arguments (a `clap::Args`
+//! struct) and a `run` function that prints its table and JSON line.
+
+pub(crate) mod log;
