@@ -6,7 +6,7 @@
 //! iterating a batch allocates nothing. docs/format.md has the byte tables.
 
 use crate::error::{BatchError, Compression};
-use crate::varint::{get_varint, get_varlong};
+use crate::varint::{get_varint, get_varlong, zigzag_decode_i64};
 
 /// Bytes in a RecordBatch v2 header, before the first record.
 pub const BATCH_HEADER_BYTES: usize = 61;
@@ -522,40 +522,47 @@ impl<'a> Iterator for Records<'a> {
 pub(crate) fn check_records(batch: &Batch<'_>) -> Result<(), BatchError> {
     let header = batch.header;
     let bytes = &batch.bytes[BATCH_HEADER_BYTES..];
+    let last_delta = i64::from(header.last_offset_delta);
     let mut at = 0usize;
     let mut previous_delta: i64 = -1;
     for index in 0..header.records_count {
         let corrupt = |reason| BatchError::CorruptRecord { index: index as u32, reason };
-        let length = varint_at(bytes, &mut at).ok_or_else(|| corrupt("record length"))?;
-        let length = usize::try_from(length).map_err(|_| corrupt("negative record length"))?;
-        let end = at
-            .checked_add(length)
+        let (length, body_start) = varint_fast(bytes, at).ok_or_else(|| corrupt("record length"))?;
+        let end = usize::try_from(length)
+            .ok()
+            .and_then(|length| body_start.checked_add(length))
             .filter(|&end| end <= bytes.len())
-            .ok_or_else(|| corrupt("record runs past the batch"))?;
+            .ok_or_else(|| corrupt("record length out of the batch"))?;
         let body = &bytes[..end];
-        at += 1; // attributes
-        if at > end {
-            return Err(corrupt("record attributes"));
+        // Attributes (one byte), then the timestamp delta, a varlong.
+        let (timestamp_delta, at_delta) =
+            varlong_fast(body, body_start + 1).ok_or_else(|| corrupt("timestamp delta"))?;
+        // Records refuses a CreateTime timestamp beyond i64, so must this.
+        if header.timestamp_type() == TimestampType::CreateTime
+            && header.base_timestamp.checked_add(timestamp_delta).is_none()
+        {
+            return Err(corrupt("timestamp overflows"));
         }
-        varlong_at(body, &mut at).ok_or_else(|| corrupt("timestamp delta"))?;
-        let delta = i64::from(varint_at(body, &mut at).ok_or_else(|| corrupt("offset delta"))?);
-        if delta <= previous_delta || delta > i64::from(header.last_offset_delta) {
+        let (delta, mut cursor) = varint_fast(body, at_delta).ok_or_else(|| corrupt("offset delta"))?;
+        if delta <= previous_delta || delta > last_delta {
             return Err(corrupt("offset delta outside the batch or not increasing"));
         }
         previous_delta = delta;
-        skip_bytes(body, &mut at, false).ok_or_else(|| corrupt("key bytes"))?;
-        skip_bytes(body, &mut at, false).ok_or_else(|| corrupt("value bytes"))?;
-        let headers = varint_at(body, &mut at).ok_or_else(|| corrupt("header count"))?;
-        if headers < 0 {
-            return Err(corrupt("negative header count"));
+        cursor = skip_field(body, cursor, false).ok_or_else(|| corrupt("key bytes"))?;
+        cursor = skip_field(body, cursor, false).ok_or_else(|| corrupt("value bytes"))?;
+        let (headers, after) = varint_fast(body, cursor).ok_or_else(|| corrupt("header count"))?;
+        cursor = after;
+        if !(0..=i64::from(i32::MAX)).contains(&headers) {
+            return Err(corrupt("header count out of range"));
         }
         for _ in 0..headers {
-            skip_bytes(body, &mut at, true).ok_or_else(|| corrupt("header key bytes"))?;
-            skip_bytes(body, &mut at, false).ok_or_else(|| corrupt("header value bytes"))?;
+            cursor = skip_field(body, cursor, true).ok_or_else(|| corrupt("header key bytes"))?;
+            cursor = skip_field(body, cursor, false).ok_or_else(|| corrupt("header value bytes"))?;
         }
-        if at != end {
+        if cursor != end {
             return Err(corrupt("record length does not match its fields"));
         }
+        at = end;
     }
     if at != bytes.len() {
         return Err(BatchError::RecordCount {
@@ -566,31 +573,45 @@ pub(crate) fn check_records(batch: &Batch<'_>) -> Result<(), BatchError> {
     Ok(())
 }
 
+/// A zig-zag varint (at most `i32`'s range) at `at`, and the position after
+/// it; one- and two-byte encodings, the common ones, take no loop.
 #[inline(always)]
-fn varint_at(bytes: &[u8], at: &mut usize) -> Option<i32> {
-    let (value, used) = get_varint(bytes.get(*at..)?).ok()?;
-    *at += used;
-    Some(value)
-}
-
-#[inline(always)]
-fn varlong_at(bytes: &[u8], at: &mut usize) -> Option<i64> {
-    let (value, used) = get_varlong(bytes.get(*at..)?).ok()?;
-    *at += used;
-    Some(value)
-}
-
-/// Skips a length-prefixed field (-1 = null unless `non_null`).
-#[inline(always)]
-fn skip_bytes(bytes: &[u8], at: &mut usize, non_null: bool) -> Option<()> {
-    let len = varint_at(bytes, at)?;
-    if len == -1 && !non_null {
-        return Some(());
+fn varint_fast(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
+    let first = *bytes.get(at)?;
+    if first < 0x80 {
+        return Some((zigzag_decode_i64(u64::from(first)), at + 1));
     }
-    let len = usize::try_from(len).ok()?;
-    let end = at.checked_add(len).filter(|&end| end <= bytes.len())?;
-    *at = end;
-    Some(())
+    let second = *bytes.get(at + 1)?;
+    if second < 0x80 {
+        let raw = u64::from(first & 0x7f) | (u64::from(second) << 7);
+        return Some((zigzag_decode_i64(raw), at + 2));
+    }
+    // A varint field takes at most 5 bytes, as `Records` (and Kafka) read it.
+    let (value, used) = get_varint(bytes.get(at..)?).ok()?;
+    Some((i64::from(value), at + used))
+}
+
+/// As [`varint_fast`] for a varlong field (up to 10 bytes, `i64`'s range).
+#[inline(always)]
+fn varlong_fast(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
+    let first = *bytes.get(at)?;
+    if first < 0x80 {
+        return Some((zigzag_decode_i64(u64::from(first)), at + 1));
+    }
+    let (value, used) = get_varlong(bytes.get(at..)?).ok()?;
+    Some((value, at + used))
+}
+
+/// Skips a length-prefixed field (-1 = null unless `non_null`), returning
+/// the position after it.
+#[inline(always)]
+fn skip_field(bytes: &[u8], at: usize, non_null: bool) -> Option<usize> {
+    let (len, start) = varint_fast(bytes, at)?;
+    if len == -1 && !non_null {
+        return Some(start);
+    }
+    let len = usize::try_from(len).ok().filter(|&len| len <= i32::MAX as usize)?;
+    start.checked_add(len).filter(|&end| end <= bytes.len())
 }
 
 /// Iterator over consecutive batches in a buffer (a read result or a

@@ -421,7 +421,9 @@ mod tests {
         let mut builder = BatchBuilder::new();
         let big = vec![1u8; 300]; // a two-byte length varint
         let headers = [Header { key: "h", value: None }];
-        let pushes: [(i64, Option<&[u8]>, Option<&[u8]>, &[Header<'_>]); 4] = [
+        // (timestamp, key, value, headers)
+        type Push<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>, &'a [Header<'a>]);
+        let pushes: [Push<'_>; 4] = [
             (1_000, Some(b"key"), Some(&big), &[]),
             (1_000 - 100_000, None, None, &headers),
             (i64::from(i32::MAX) * 4, Some(&big), Some(b"x"), &headers),

@@ -333,10 +333,10 @@ impl Log {
         let _writer = self.writer.lock();
         self.check_usable()?;
         let first_offset = self.log_end.load(Ordering::Acquire);
-        let last_offset = first_offset + header.last_offset_delta as u64;
-        if last_offset > i64::MAX as u64 {
-            return Err(LogError::OffsetOverflow { offset: last_offset });
-        }
+        let last_offset = first_offset
+            .checked_add(header.last_offset_delta as u64)
+            .filter(|&last| last < i64::MAX as u64)
+            .ok_or(LogError::OffsetOverflow { offset: first_offset })?;
         let now = now_ms();
         let mut active = self.active();
         if active.needs_roll(&self.config, &header, last_offset, now) {
@@ -740,7 +740,7 @@ fn recover(dir: &Path, config: &LogConfig, now: i64) -> Result<(Vec<Arc<Segment>
     let checkpoint_start = checkpoint.map_or(0, |c| c.log_start);
     if segments.is_empty() {
         // Never reuse an offset the checkpoint says was handed out.
-        let base = checkpoint.map_or(0, |c| c.recovery_point.max(c.log_start));
+        let base = checkpoint.map_or(0, |c| c.recovery_point.max(c.log_start)).min(i64::MAX as u64);
         segments.push(Arc::new(Segment::create(dir, base, config, now)?));
     }
     let log_end = segments.last().expect("at least one segment").next_offset();

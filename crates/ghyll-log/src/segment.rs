@@ -59,7 +59,9 @@ impl Indexes {
         if self.bytes_since_entry >= u64::from(interval_bytes) {
             // An index that filled up (possible while recovering a segment
             // written with a larger segment.index.bytes) just gets sparser.
-            if !self.offset.is_full() {
+            // Positions past 4 GiB cannot be indexed (only a foreign file
+            // could be that large: segment.bytes is at most 2 GiB).
+            if !self.offset.is_full() && position <= u64::from(u32::MAX) {
                 self.offset
                     .append(OffsetEntry { relative_offset: (base - segment_base) as u32, position: position as u32 });
             }

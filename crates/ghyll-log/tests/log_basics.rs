@@ -310,3 +310,59 @@ fn log_is_send_and_sync_and_concurrent_durable_appends_all_land() {
     values.dedup();
     assert_eq!(values.len(), 100);
 }
+
+/// Recomputes a batch's CRC-32C after a test edits its bytes.
+fn fix_crc(batch: &mut [u8]) {
+    let crc = crc32c::crc32c(&batch[21..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+#[test]
+fn append_refuses_structurally_bad_batches_even_with_a_valid_crc() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+
+    // A record whose length byte claims more bytes than it has.
+    let mut lying_length = batch("x", 2, 0);
+    lying_length[61] = lying_length[61].wrapping_add(2);
+    fix_crc(&mut lying_length);
+    let error = log.append(&lying_length).unwrap_err();
+    assert!(matches!(error, LogError::InvalidBatch { .. }), "{error}");
+
+    // lastOffsetDelta larger than the records: offsets would have a hole.
+    let mut gap = batch("x", 2, 0);
+    gap[23..27].copy_from_slice(&5i32.to_be_bytes());
+    fix_crc(&mut gap);
+    let error = log.append(&gap).unwrap_err();
+    assert!(matches!(error, LogError::InvalidBatch { .. }), "{error}");
+
+    // A count that disagrees with the records.
+    let mut count = batch("x", 2, 0);
+    count[57..61].copy_from_slice(&3i32.to_be_bytes());
+    fix_crc(&mut count);
+    assert!(matches!(log.append(&count), Err(LogError::InvalidBatch { .. })));
+
+    assert_eq!(log.log_end_offset(), 0, "nothing was appended");
+    log.append(&batch("fine", 2, 0)).unwrap();
+    assert_eq!(read_all(&log, 0).len(), 2);
+}
+
+#[test]
+fn flush_ms_fsyncs_on_append_and_when_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LogConfig::default();
+    config.flush_ms = 0;
+    let log = Log::open(dir.path(), config).unwrap();
+    log.append(&batch("a", 1, 0)).unwrap();
+    assert_eq!(log.recovery_point(), 1, "flush.ms=0 fsyncs every append");
+    log.flush_if_due().unwrap();
+
+    let mut config = LogConfig::default();
+    config.set("flush.ms", "3600000").unwrap();
+    let log = Log::open(dir.path().join("hourly"), config).unwrap();
+    log.append(&batch("a", 1, 0)).unwrap();
+    log.flush_if_due().unwrap();
+    assert_eq!(log.recovery_point(), 0, "not due for an hour");
+    log.flush().unwrap();
+    assert_eq!(log.recovery_point(), 1);
+}
