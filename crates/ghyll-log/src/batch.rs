@@ -1120,4 +1120,73 @@ mod tests {
 
         assert_eq!(Batches::new(&[]).count(), 0);
     }
+
+    /// What the append path's `check_records` should say about a batch:
+    /// valid exactly when `Records` yields every record without error and
+    /// the offset deltas strictly increase.
+    fn records_verdict(batch: &Batch<'_>) -> bool {
+        let mut previous: Option<u64> = None;
+        for record in batch.records().unwrap() {
+            let Ok(record) = record else { return false };
+            if previous.is_some_and(|previous| record.offset <= previous) {
+                return false;
+            }
+            previous = Some(record.offset);
+        }
+        true
+    }
+
+    #[test]
+    fn check_records_refuses_what_records_refuses() {
+        // Both cases were once accepted on append and recovery but refused
+        // when read: a varint longer than 5 bytes, and a CreateTime
+        // timestamp beyond i64.
+        let overlong_key_length = body(0, 0, &[0x82, 0x80, 0x80, 0x80, 0x80, 0x00, b'k', 0x01, 0x00]);
+        let bytes = raw_batch(&RawHeader::default(), &raw_record(&overlong_key_length));
+        let batch = Batch::new(&bytes).unwrap();
+        assert!(!records_verdict(&batch));
+        assert!(check_records(&batch).is_err());
+
+        let header = RawHeader { base_timestamp: i64::MAX - 5, max_timestamp: i64::MAX, ..RawHeader::default() };
+        let bytes = raw_batch(&header, &raw_record(&body(10, 0, &[0x01, 0x01, 0x00])));
+        let batch = Batch::new(&bytes).unwrap();
+        assert!(!records_verdict(&batch));
+        assert_eq!(check_records(&batch), Err(BatchError::CorruptRecord { index: 0, reason: "timestamp overflows" }));
+
+        // In a LogAppendTime batch the deltas are not used: no overflow.
+        let header = RawHeader { attributes: 0x08, ..header };
+        let bytes = raw_batch(&header, &raw_record(&body(10, 0, &[0x01, 0x01, 0x00])));
+        let batch = Batch::new(&bytes).unwrap();
+        assert!(records_verdict(&batch));
+        assert_eq!(check_records(&batch), Ok(()));
+    }
+
+    proptest::proptest! {
+        /// Random damage to the records of a valid batch (the CRC made to
+        /// match again): the append path's check and record iteration must
+        /// agree on every result.
+        #[test]
+        fn check_records_agrees_with_records(
+            edits in proptest::collection::vec((0usize..200, proptest::prelude::any::<u8>()), 0..4),
+            cut in 0usize..8,
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3),
+            count_change in -1i32..=1,
+            attributes in proptest::sample::select(vec![0u8, 0x08]),
+        ) {
+            let mut bytes = three_record_batch();
+            for (at, byte) in edits {
+                let at = 61 + at % (bytes.len() - 61);
+                bytes[at] = byte;
+            }
+            bytes.truncate(bytes.len() - cut);
+            bytes.extend_from_slice(&extra);
+            let length = (bytes.len() - 12) as i32;
+            bytes[8..12].copy_from_slice(&length.to_be_bytes());
+            bytes[57..61].copy_from_slice(&(3 + count_change).to_be_bytes());
+            bytes[22] = attributes;
+            reseal(&mut bytes);
+            let batch = Batch::new(&bytes).unwrap();
+            proptest::prop_assert_eq!(check_records(&batch).is_ok(), records_verdict(&batch));
+        }
+    }
 }
