@@ -392,20 +392,6 @@ impl<'a> Cursor<'a> {
         Ok(value)
     }
 
-    #[inline]
-    fn varlong(&mut self) -> Result<i64, ()> {
-        let (value, used) = get_varlong(&self.bytes[self.at..]).map_err(|_| ())?;
-        self.at += used;
-        Ok(value)
-    }
-
-    #[inline]
-    fn byte(&mut self) -> Result<u8, ()> {
-        let byte = *self.bytes.get(self.at).ok_or(())?;
-        self.at += 1;
-        Ok(byte)
-    }
-
     /// `len` bytes, or `None` for length -1; other negatives are errors.
     #[inline]
     fn bytes_or_null(&mut self, len: i32) -> Result<Option<&'a [u8]>, ()> {
@@ -421,39 +407,32 @@ impl<'a> Cursor<'a> {
 }
 
 impl<'a> Records<'a> {
+    #[inline]
     fn decode_one(&mut self) -> Result<Record<'a>, BatchError> {
         let index = self.index as u32;
         let corrupt = |reason| BatchError::CorruptRecord { index, reason };
-        let (length, used) = get_varint(self.rest).map_err(|_| corrupt("record length"))?;
+        let rest = self.rest;
+        let (length, body_start) = varint_fast(rest, 0).ok_or_else(|| corrupt("record length"))?;
         let length = usize::try_from(length).map_err(|_| corrupt("negative record length"))?;
-        let body_end = used.checked_add(length).ok_or_else(|| corrupt("record length"))?;
-        let body = self.rest.get(used..body_end).ok_or_else(|| corrupt("record runs past the batch"))?;
-        let mut cursor = Cursor { bytes: body, at: 0 };
-        let _attributes = cursor.byte().map_err(|_| corrupt("record attributes"))?;
-        let timestamp_delta = cursor.varlong().map_err(|_| corrupt("timestamp delta"))?;
-        let offset_delta = cursor.varint().map_err(|_| corrupt("offset delta"))?;
-        if offset_delta < 0 || offset_delta > self.header.last_offset_delta {
+        let body_end = body_start.checked_add(length).ok_or_else(|| corrupt("record length"))?;
+        let body = rest.get(body_start..body_end).ok_or_else(|| corrupt("record runs past the batch"))?;
+        if body.is_empty() {
+            return Err(corrupt("record attributes"));
+        }
+        // body[0] is the record's attributes byte, unused by Kafka.
+        let (timestamp_delta, at) = varlong_fast(body, 1).ok_or_else(|| corrupt("timestamp delta"))?;
+        let (offset_delta, at) = varint_fast(body, at).ok_or_else(|| corrupt("offset delta"))?;
+        if offset_delta < 0 || offset_delta > i64::from(self.header.last_offset_delta) {
             return Err(corrupt("offset delta outside the batch"));
         }
-        let key_len = cursor.varint().map_err(|_| corrupt("key length"))?;
-        let key = cursor.bytes_or_null(key_len).map_err(|_| corrupt("key bytes"))?;
-        let value_len = cursor.varint().map_err(|_| corrupt("value length"))?;
-        let value = cursor.bytes_or_null(value_len).map_err(|_| corrupt("value bytes"))?;
-        let header_count = cursor.varint().map_err(|_| corrupt("header count"))?;
+        let (key, at) = field(body, at).ok_or_else(|| corrupt("key bytes"))?;
+        let (value, at) = field(body, at).ok_or_else(|| corrupt("value bytes"))?;
+        let (header_count, headers_start) = varint_fast(body, at).ok_or_else(|| corrupt("header count"))?;
         let header_count = u32::try_from(header_count).map_err(|_| corrupt("negative header count"))?;
-        let headers_start = cursor.at;
         // Walk the headers' lengths now so that the record's own length is
         // proven exact; their UTF-8 is checked when they are iterated.
-        for _ in 0..header_count {
-            let key_len = cursor.varint().map_err(|_| corrupt("header key length"))?;
-            if key_len < 0 {
-                return Err(corrupt("null header key"));
-            }
-            cursor.bytes_or_null(key_len).map_err(|_| corrupt("header key bytes"))?;
-            let value_len = cursor.varint().map_err(|_| corrupt("header value length"))?;
-            cursor.bytes_or_null(value_len).map_err(|_| corrupt("header value bytes"))?;
-        }
-        if cursor.at != body.len() {
+        let at = walk_headers(body, headers_start, header_count).map_err(corrupt)?;
+        if at != body.len() {
             return Err(corrupt("record length does not match its fields"));
         }
         let timestamp = match self.header.timestamp_type() {
@@ -462,15 +441,50 @@ impl<'a> Records<'a> {
                 self.header.base_timestamp.checked_add(timestamp_delta).ok_or_else(|| corrupt("timestamp overflows"))?
             }
         };
-        self.rest = &self.rest[body_end..];
+        self.rest = &rest[body_end..];
         Ok(Record {
-            offset: (self.header.base_offset + i64::from(offset_delta)) as u64,
+            offset: (self.header.base_offset + offset_delta) as u64,
             timestamp,
             key,
             value,
             headers: Headers { bytes: &body[headers_start..], count: header_count, record_index: index },
         })
     }
+}
+
+/// Walks `count` headers from `at`, returning the position after them or
+/// what was wrong.
+#[inline]
+fn walk_headers(body: &[u8], mut at: usize, count: u32) -> Result<usize, &'static str> {
+    for _ in 0..count {
+        let (key_len, key_start) = varint_fast(body, at).ok_or("header key length")?;
+        if key_len < 0 {
+            return Err("null header key");
+        }
+        at = key_start.checked_add(key_len as usize).filter(|&end| end <= body.len()).ok_or("header key bytes")?;
+        let (value_len, value_start) = varint_fast(body, at).ok_or("header value length")?;
+        at = match value_len {
+            -1 => value_start,
+            len if len < 0 => return Err("header value bytes"),
+            len => {
+                value_start.checked_add(len as usize).filter(|&end| end <= body.len()).ok_or("header value bytes")?
+            }
+        };
+    }
+    Ok(at)
+}
+
+/// A length-prefixed field at `at` (`None` inside for length -1), and the
+/// position after it.
+#[inline(always)]
+fn field(bytes: &[u8], at: usize) -> Option<(Option<&[u8]>, usize)> {
+    let (len, start) = varint_fast(bytes, at)?;
+    if len == -1 {
+        return Some((None, start));
+    }
+    let len = usize::try_from(len).ok()?;
+    let end = start.checked_add(len)?;
+    Some((Some(bytes.get(start..end)?), end))
 }
 
 impl<'a> Iterator for Records<'a> {

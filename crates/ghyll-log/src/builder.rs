@@ -64,7 +64,7 @@ impl BatchBuilder {
             (BATCH_HEADER_BYTES..=i32::MAX as usize).contains(&bytes_max),
             "batch byte limit {bytes_max} outside the format"
         );
-        let mut buf = Vec::with_capacity(bytes_max.min(64 * 1024));
+        let mut buf = Vec::with_capacity(bytes_max.min(16 * 1024));
         buf.resize(BATCH_HEADER_BYTES, 0);
         BatchBuilder {
             buf,
