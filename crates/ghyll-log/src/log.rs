@@ -39,7 +39,10 @@ pub struct AppendInfo {
 /// Whole batches returned by [`Log::read`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadBatches {
-    bytes: Vec<u8>,
+    /// The read buffer; the batches are `buffer[from..]` (the bytes before
+    /// were read ahead from the index position and are not handed out).
+    buffer: Vec<u8>,
+    from: usize,
     next_offset: u64,
 }
 
@@ -47,22 +50,23 @@ impl ReadBatches {
     /// Iterates the batches. Each was CRC-checked as it was read, so this
     /// only parses headers.
     pub fn batches(&self) -> Batches<'_> {
-        Batches::crc_checked(&self.bytes)
+        Batches::crc_checked(self.as_bytes())
     }
 
     /// The raw bytes: whole batches laid end to end, as in the segment.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.buffer[self.from..]
     }
 
     /// Takes the raw bytes.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.buffer.drain(..self.from);
+        self.buffer
     }
 
     /// Whether nothing was read (the offset was the log end).
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.as_bytes().is_empty()
     }
 
     /// Offset after the last batch returned: where the next read starts.
@@ -479,11 +483,11 @@ impl Log {
             }
             match segments.get(at) {
                 Some(segment) => Arc::clone(segment),
-                None => return Ok(ReadBatches { bytes: Vec::new(), next_offset: offset }),
+                None => return Ok(ReadBatches { buffer: Vec::new(), from: 0, next_offset: offset }),
             }
         };
-        let (bytes, next_offset) = segment.read(offset, max_bytes, self.config.index_interval_bytes)?;
-        Ok(ReadBatches { bytes, next_offset })
+        let read = segment.read(offset, max_bytes, self.config.index_interval_bytes)?;
+        Ok(ReadBatches { buffer: read.buffer, from: read.from, next_offset: read.next_offset })
     }
 
     /// The first record whose timestamp is at or after `timestamp_ms` (and

@@ -133,7 +133,13 @@ impl<'f> ChunkReader<'f> {
         let covered = position >= self.start && position + len as u64 <= self.start + self.buf.len() as u64;
         if !covered {
             let want = (len.max(read_ahead) as u64).min(self.end - position) as usize;
-            self.buf.resize(want, 0);
+            if want > self.buf.capacity() {
+                // A fresh zeroed allocation comes from the allocator's
+                // zeroed pages, not a memset of bytes the read overwrites.
+                self.buf = vec![0; want];
+            } else {
+                self.buf.resize(want, 0);
+            }
             self.file
                 .read_exact_at(&mut self.buf, position)
                 .map_err(|error| LogError::io("read segment", self.path, error))?;
@@ -143,15 +149,22 @@ impl<'f> ChunkReader<'f> {
         Ok(&self.buf[from..from + len])
     }
 
-    /// Bytes `[position, position + len)` as an owned buffer, reusing the
-    /// read buffer when it already holds them.
-    fn take(mut self, position: u64, len: usize) -> Result<Vec<u8>, LogError> {
+    /// The read buffer holding `[position, position + len)`, and where in it
+    /// those bytes start (the buffer is handed over, not copied).
+    fn take(mut self, position: u64, len: usize) -> Result<(Vec<u8>, usize), LogError> {
         self.get(position, len, len)?;
         let from = (position - self.start) as usize;
         self.buf.truncate(from + len);
-        self.buf.drain(..from);
-        Ok(self.buf)
+        Ok((self.buf, from))
     }
+}
+
+/// Batches read from a segment: `buffer[from..]`, and the offset after the
+/// last of them.
+pub(crate) struct SegmentRead {
+    pub buffer: Vec<u8>,
+    pub from: usize,
+    pub next_offset: u64,
 }
 
 /// A batch header as read from a segment, or why the bytes there are not one.
@@ -320,7 +333,9 @@ impl Segment {
                 return Ok(None);
             };
             let total = header.total_bytes();
-            if (header.base_offset as u64) < next_offset || !fits_segment(base_offset, &header) {
+            // Offsets inside a segment are contiguous: a base offset (which
+            // the CRC does not cover) that leaves a gap or goes back is damage.
+            if header.base_offset as u64 != next_offset || !fits_segment(base_offset, &header) {
                 return Ok(None);
             }
             if validate_batch(reader.get(position, total, SCAN_CHUNK_BYTES)?).is_err() {
@@ -452,8 +467,9 @@ impl Segment {
                     break;
                 }
             };
-            if (header.base_offset as u64) < next_offset || !fits_segment(self.base_offset, &header) {
-                stop = Some(ScanStop { position, reason: format!("batch offset {} out of order", header.base_offset) });
+            if header.base_offset as u64 != next_offset || !fits_segment(self.base_offset, &header) {
+                let reason = format!("batch base offset {} where {next_offset} was next", header.base_offset);
+                stop = Some(ScanStop { position, reason });
                 break;
             }
             if let Err(error) = validate_batch(reader.get(position, header.total_bytes(), SCAN_CHUNK_BYTES)?) {
@@ -587,19 +603,18 @@ impl Segment {
     /// Whole batches from the one holding `offset`, at most `max_bytes`
     /// unless the first batch alone is larger (then exactly that batch),
     /// checked on the way out.
-    /// Returns the bytes and the offset after the last batch in them.
-    pub(crate) fn read(&self, offset: u64, max_bytes: u32, interval_bytes: u32) -> Result<(Vec<u8>, u64), LogError> {
+    pub(crate) fn read(&self, offset: u64, max_bytes: u32, interval_bytes: u32) -> Result<SegmentRead, LogError> {
         // Index first, size second: an entry is published after the bytes
         // it points at, so the size read afterwards covers it.
         let start = self.index_floor_position(offset);
         let end = self.size();
         if start >= end {
-            return Ok((Vec::new(), offset));
+            return Ok(SegmentRead { buffer: Vec::new(), from: 0, next_offset: offset });
         }
         let read_ahead = (max_bytes as usize).saturating_add(2 * interval_bytes as usize + BATCH_HEADER_BYTES);
         let mut reader = ChunkReader::new(&self.file, &self.log_path, end);
         let Some((first, header)) = self.locate(&mut reader, offset, start)? else {
-            return Ok((Vec::new(), offset));
+            return Ok(SegmentRead { buffer: Vec::new(), from: 0, next_offset: offset });
         };
         let mut stop = first + header.total_bytes() as u64;
         while stop < end {
@@ -613,10 +628,10 @@ impl Segment {
             }
             stop += next.total_bytes() as u64;
         }
-        let bytes = reader.take(first, (stop - first) as usize)?;
+        let (buffer, from) = reader.take(first, (stop - first) as usize)?;
         let mut position = first;
         let mut next_offset = offset;
-        for batch in Batches::new(&bytes) {
+        for batch in Batches::new(&buffer[from..]) {
             match batch {
                 Ok(batch) => {
                     position += batch.len() as u64;
@@ -625,7 +640,7 @@ impl Segment {
                 Err(error) => return Err(self.corrupt(position, error)),
             }
         }
-        Ok((bytes, next_offset))
+        Ok(SegmentRead { buffer, from, next_offset })
     }
 
     /// The first record with a timestamp at or after `timestamp_ms`, as
