@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Workload {
     /// Append records to one log, then read them all back: ghyll-log
-    /// against a BufWriter<File> of the same bytes and the commitlog crate.
+    /// against a `BufWriter<File>` of the same bytes and the commitlog crate.
     Log(workloads::log::LogArgs),
 }
 
