@@ -1,0 +1,278 @@
+//! Broker and topic configuration, with Kafka's names.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ghyll_log::LogConfig;
+
+use crate::error::BrokerError;
+
+/// Kafka's `cleanup.policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CleanupPolicy {
+    /// Delete old segments by `retention.ms` / `retention.bytes` (the default).
+    Delete,
+    /// Keep the latest record per key (log compaction).
+    Compact,
+    /// Both.
+    CompactDelete,
+}
+
+impl CleanupPolicy {
+    fn parse(value: &str) -> Option<CleanupPolicy> {
+        let mut parts: Vec<&str> = value.split(',').map(str::trim).collect();
+        parts.sort_unstable();
+        parts.dedup();
+        match parts.as_slice() {
+            ["delete"] => Some(CleanupPolicy::Delete),
+            ["compact"] => Some(CleanupPolicy::Compact),
+            ["compact", "delete"] => Some(CleanupPolicy::CompactDelete),
+            _ => None,
+        }
+    }
+
+    /// Kafka's spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CleanupPolicy::Delete => "delete",
+            CleanupPolicy::Compact => "compact",
+            CleanupPolicy::CompactDelete => "compact,delete",
+        }
+    }
+}
+
+/// The per-topic configs ghyll understands, by Kafka's names.
+pub const TOPIC_CONFIG_NAMES: [&str; 10] = [
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "segment.bytes",
+    "segment.ms",
+    "max.message.bytes",
+    "flush.messages",
+    "flush.ms",
+    "index.interval.bytes",
+    "segment.index.bytes",
+];
+
+/// A topic's configuration: Kafka's defaults plus the overrides it was
+/// created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    log: LogConfig,
+    cleanup_policy: CleanupPolicy,
+    overrides: BTreeMap<String, String>,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        TopicConfig { log: LogConfig::default(), cleanup_policy: CleanupPolicy::Delete, overrides: BTreeMap::new() }
+    }
+}
+
+impl TopicConfig {
+    /// Applies one `name=value` override.
+    ///
+    /// # Errors
+    /// [`BrokerError::InvalidConfig`] for an unknown name or a bad value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), BrokerError> {
+        let invalid =
+            |reason: String| BrokerError::InvalidConfig { name: name.to_string(), value: value.to_string(), reason };
+        if value.contains(['\t', '\n', '\r']) {
+            return Err(invalid("values may not contain tabs or line breaks".into()));
+        }
+        match name {
+            "cleanup.policy" => {
+                self.cleanup_policy = CleanupPolicy::parse(value)
+                    .ok_or_else(|| invalid("must be delete, compact or compact,delete".into()))?;
+            }
+            name if TOPIC_CONFIG_NAMES.contains(&name) => {
+                self.log.set(name, value).map_err(|error| invalid(error.to_string()))?;
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "not a topic config ghyll knows (known: {})",
+                    TOPIC_CONFIG_NAMES.join(", ")
+                )))
+            }
+        }
+        self.overrides.insert(name.to_string(), value.trim().to_string());
+        Ok(())
+    }
+
+    /// The defaults with `pairs` applied in order.
+    ///
+    /// # Errors
+    /// As [`TopicConfig::set`].
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+        base: &TopicConfig,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<TopicConfig, BrokerError> {
+        let mut config = base.clone();
+        for (name, value) in pairs {
+            config.set(name.as_ref(), value.as_ref())?;
+        }
+        Ok(config)
+    }
+
+    /// The segment store's part of the configuration.
+    pub fn log_config(&self) -> &LogConfig {
+        &self.log
+    }
+
+    /// `cleanup.policy`.
+    pub fn cleanup_policy(&self) -> CleanupPolicy {
+        self.cleanup_policy
+    }
+
+    /// The explicitly set configs, by name.
+    pub fn overrides(&self) -> &BTreeMap<String, String> {
+        &self.overrides
+    }
+
+    /// Every config ghyll knows with its effective value, by Kafka's name.
+    pub fn effective(&self) -> BTreeMap<&'static str, String> {
+        let log = &self.log;
+        let never = |value: u64| if value == u64::MAX { i64::MAX.to_string() } else { value.to_string() };
+        BTreeMap::from([
+            ("cleanup.policy", self.cleanup_policy.as_str().to_string()),
+            ("retention.ms", log.retention_ms.to_string()),
+            ("retention.bytes", log.retention_bytes.to_string()),
+            ("segment.bytes", log.segment_bytes.to_string()),
+            ("segment.ms", log.segment_ms.to_string()),
+            ("max.message.bytes", log.max_message_bytes.to_string()),
+            ("flush.messages", never(log.flush_messages)),
+            ("flush.ms", never(log.flush_ms)),
+            ("index.interval.bytes", log.index_interval_bytes.to_string()),
+            ("segment.index.bytes", log.segment_index_bytes.to_string()),
+        ])
+    }
+}
+
+/// How a [`Broker`](crate::Broker) is opened.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use ghyll_broker::BrokerConfig;
+/// let dir = tempfile::tempdir()?;
+/// let mut config = BrokerConfig::new(dir.path());
+/// config.retention_check_interval = Duration::from_secs(60);
+/// config.set_topic_default("retention.ms", "3600000")?;
+/// let broker = ghyll_broker::Broker::open_with(config)?;
+/// # broker.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BrokerConfig {
+    /// The data directory: one subdirectory per partition, named
+    /// `<topic>-<partition>` as Kafka names them.
+    pub data_dir: PathBuf,
+    /// Configuration of topics created without overrides.
+    pub topic_defaults: TopicConfig,
+    /// How often the background flusher checks `flush.ms` (Kafka's
+    /// `log.flush.scheduler.interval.ms`). Default 100 ms.
+    pub flush_check_interval: Duration,
+    /// How often retention runs (Kafka's `log.retention.check.interval.ms`,
+    /// default 5 minutes).
+    pub retention_check_interval: Duration,
+    /// Most partitions one topic may have.
+    pub partitions_max: u32,
+}
+
+impl BrokerConfig {
+    /// Kafka's defaults for a broker on `data_dir`.
+    pub fn new(data_dir: impl AsRef<Path>) -> BrokerConfig {
+        BrokerConfig {
+            data_dir: data_dir.as_ref().to_path_buf(),
+            topic_defaults: TopicConfig::default(),
+            flush_check_interval: Duration::from_millis(100),
+            retention_check_interval: Duration::from_millis(300_000),
+            partitions_max: 10_000,
+        }
+    }
+
+    /// Overrides a topic default by Kafka's name (`log.retention.ms` on a
+    /// Kafka broker is `retention.ms` here).
+    ///
+    /// # Errors
+    /// [`BrokerError::InvalidConfig`].
+    pub fn set_topic_default(&mut self, name: &str, value: &str) -> Result<(), BrokerError> {
+        self.topic_defaults.set(name, value)
+    }
+
+    /// Checks the values.
+    ///
+    /// # Errors
+    /// [`BrokerError::InvalidConfig`] naming the first bad one.
+    pub fn validate(&self) -> Result<(), BrokerError> {
+        let invalid = |name: &str, value: String, reason: &str| {
+            Err(BrokerError::InvalidConfig { name: name.into(), value, reason: reason.into() })
+        };
+        if self.flush_check_interval.is_zero() {
+            return invalid("log.flush.scheduler.interval.ms", "0".into(), "must be at least 1 ms");
+        }
+        if self.retention_check_interval.is_zero() {
+            return invalid("log.retention.check.interval.ms", "0".into(), "must be at least 1 ms");
+        }
+        if self.partitions_max == 0 {
+            return invalid("partitions_max", "0".into(), "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Kafka's topic name rule: 1..=249 characters of `[a-zA-Z0-9._-]`, not
+/// `.` or `..`.
+///
+/// # Errors
+/// [`BrokerError::InvalidTopicName`] saying which rule the name breaks.
+pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
+    let invalid = |reason| Err(BrokerError::InvalidTopicName { name: name.to_string(), reason });
+    if name.is_empty() {
+        return invalid("it is empty");
+    }
+    if name.len() > 249 {
+        return invalid("it is longer than 249 characters");
+    }
+    if name == "." || name == ".." {
+        return invalid("'.' and '..' are not allowed");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return invalid("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafkas_rule() {
+        for ok in ["a", "orders", "my.topic_v2-eu", &"x".repeat(249)] {
+            validate_topic_name(ok).unwrap();
+        }
+        for bad in ["", ".", "..", "has space", "slash/", "ü", &"x".repeat(250)] {
+            assert!(matches!(validate_topic_name(bad), Err(BrokerError::InvalidTopicName { .. })), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn topic_config_takes_kafka_names() {
+        let mut config = TopicConfig::default();
+        config.set("retention.ms", "1000").unwrap();
+        config.set("cleanup.policy", "delete,compact").unwrap();
+        assert_eq!(config.cleanup_policy(), CleanupPolicy::CompactDelete);
+        assert_eq!(config.log_config().retention_ms, 1000);
+        assert_eq!(config.effective()["retention.ms"], "1000");
+        assert!(config.set("cleanup.policy", "shred").is_err());
+        assert!(config.set("retention.ms", "soon").is_err());
+        let error = config.set("compression.type", "zstd").unwrap_err();
+        assert!(error.to_string().contains("compression.type"), "{error}");
+        assert_eq!(config.overrides().len(), 2);
+    }
+}

@@ -1,0 +1,542 @@
+//! The consumer: manually assigned partitions, positions, and a blocking
+//! `poll` that hands out records straight from the bytes read from the
+//! segment, without copying keys or values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ghyll_log::{Batch, Headers, ReadBatches};
+
+use crate::broker::Broker;
+use crate::error::BrokerError;
+use crate::partition::{Partition, WakeSlot};
+
+/// A topic and partition number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    /// `topic`-`partition`.
+    pub fn new(topic: impl Into<String>, partition: u32) -> TopicPartition {
+        TopicPartition { topic: topic.into(), partition }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// Kafka's `auto.offset.reset`: where to start without a position, or
+/// when the position fell out of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OffsetReset {
+    /// The log start.
+    Earliest,
+    /// The log end: only records produced from now on (Kafka's default).
+    #[default]
+    Latest,
+    /// Fail with [`BrokerError::NoOffsetForPartition`] or
+    /// [`BrokerError::OffsetOutOfRange`].
+    None,
+}
+
+/// Consumer settings, with Kafka's names in the docs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConsumerConfig {
+    /// `auto.offset.reset`.
+    pub auto_offset_reset: OffsetReset,
+    /// `max.poll.records`: most records one `poll` returns.
+    pub max_poll_records: usize,
+    /// `max.partition.fetch.bytes`: bytes read from one partition at a time
+    /// (a larger first batch is still returned whole).
+    pub max_partition_fetch_bytes: u32,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            auto_offset_reset: OffsetReset::Latest,
+            max_poll_records: 500,
+            max_partition_fetch_bytes: 1 << 20,
+        }
+    }
+}
+
+/// A record found by [`Consumer::offsets_for_times`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OffsetAndTimestamp {
+    /// Offset of the first record at or after the time.
+    pub offset: u64,
+    /// Its timestamp.
+    pub timestamp_ms: i64,
+}
+
+/// Bytes read from one partition and not yet handed out.
+#[derive(Debug)]
+struct Assigned {
+    tp: TopicPartition,
+    partition: Arc<Partition>,
+    position: Option<u64>,
+    /// A read whose records from `position` on have not been returned yet.
+    buffered: Option<Arc<ReadBatches>>,
+}
+
+/// Reads records from assigned partitions.
+///
+/// `Send`, not `Sync`: one consumer per thread, as with Kafka's. Group
+/// subscription arrives with consumer groups; until then partitions are
+/// assigned by hand.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use ghyll_broker::{Broker, ConsumerConfig, NewTopic, OffsetReset, ProducerRecord, TopicPartition};
+/// let dir = tempfile::tempdir()?;
+/// let broker = Broker::open(dir.path())?;
+/// broker.create_topic(NewTopic::new("events", 1))?;
+/// broker.producer(Default::default())?.send(ProducerRecord::new("events", b"hello"))?;
+///
+/// let mut config = ConsumerConfig::default();
+/// config.auto_offset_reset = OffsetReset::Earliest;
+/// let mut consumer = broker.consumer(config)?;
+/// consumer.assign([TopicPartition::new("events", 0)])?;
+/// let records = consumer.poll(Duration::from_secs(1))?;
+/// for record in records.iter() {
+///     assert_eq!(record?.value, Some(&b"hello"[..]));
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Consumer {
+    broker: Broker,
+    config: ConsumerConfig,
+    assigned: Vec<Assigned>,
+    wake: Arc<WakeSlot>,
+    /// Where the next poll starts, so no partition starves the others.
+    next_partition: usize,
+    closed: bool,
+}
+
+impl Broker {
+    /// A consumer with no partitions assigned.
+    ///
+    /// # Errors
+    /// [`BrokerError::InvalidConfig`], [`BrokerError::Closed`].
+    pub fn consumer(&self, config: ConsumerConfig) -> Result<Consumer, BrokerError> {
+        self.check_open()?;
+        if config.max_poll_records == 0 {
+            return Err(BrokerError::InvalidConfig {
+                name: "max.poll.records".into(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Consumer {
+            broker: self.clone(),
+            config,
+            assigned: Vec::new(),
+            wake: Arc::new(WakeSlot::default()),
+            next_partition: 0,
+            closed: false,
+        })
+    }
+}
+
+impl Consumer {
+    fn check_open(&self) -> Result<(), BrokerError> {
+        if self.closed {
+            return Err(BrokerError::Closed { what: "consumer" });
+        }
+        self.broker.check_open()
+    }
+
+    /// Replaces the assignment with `partitions`. Partitions kept from the
+    /// old assignment keep their positions; new ones start per
+    /// `auto.offset.reset` unless sought.
+    ///
+    /// # Errors
+    /// [`BrokerError::UnknownTopic`], [`BrokerError::PartitionOutOfRange`];
+    /// on error the assignment is unchanged.
+    pub fn assign(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<(), BrokerError> {
+        self.check_open()?;
+        let mut wanted: Vec<TopicPartition> = partitions.into_iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut next = Vec::with_capacity(wanted.len());
+        for tp in wanted {
+            let partition = self.broker.partition(&tp.topic, tp.partition)?;
+            next.push(match self.assigned.iter().position(|a| a.tp == tp) {
+                Some(at) => self.assigned.swap_remove(at),
+                None => Assigned { tp, partition, position: None, buffered: None },
+            });
+        }
+        for old in self.assigned.drain(..) {
+            old.partition.unregister(&self.wake);
+        }
+        for assigned in &next {
+            assigned.partition.register(&self.wake);
+        }
+        self.assigned = next;
+        self.next_partition = 0;
+        Ok(())
+    }
+
+    /// The assigned partitions.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.assigned.iter().map(|a| a.tp.clone()).collect()
+    }
+
+    fn assigned_mut(&mut self, tp: &TopicPartition) -> Result<&mut Assigned, BrokerError> {
+        self.assigned
+            .iter_mut()
+            .find(|a| &a.tp == tp)
+            .ok_or_else(|| BrokerError::NotAssigned { topic: tp.topic.clone(), partition: tp.partition })
+    }
+
+    /// Moves the position of `tp` to `offset`; the next poll reads from
+    /// there (an offset outside the log is handled per
+    /// `auto.offset.reset` at that poll, as Kafka does).
+    ///
+    /// # Errors
+    /// [`BrokerError::NotAssigned`].
+    pub fn seek(&mut self, tp: &TopicPartition, offset: u64) -> Result<(), BrokerError> {
+        let assigned = self.assigned_mut(tp)?;
+        assigned.position = Some(offset);
+        assigned.buffered = None;
+        Ok(())
+    }
+
+    /// Moves each of `partitions` to its log start.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotAssigned`].
+    pub fn seek_to_beginning<'a>(
+        &mut self,
+        partitions: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> Result<(), BrokerError> {
+        for tp in partitions {
+            let assigned = self.assigned_mut(tp)?;
+            assigned.position = Some(assigned.partition.log.log_start_offset());
+            assigned.buffered = None;
+        }
+        Ok(())
+    }
+
+    /// Moves each of `partitions` to its log end.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotAssigned`].
+    pub fn seek_to_end<'a>(
+        &mut self,
+        partitions: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> Result<(), BrokerError> {
+        for tp in partitions {
+            let assigned = self.assigned_mut(tp)?;
+            assigned.position = Some(assigned.partition.high_watermark());
+            assigned.buffered = None;
+        }
+        Ok(())
+    }
+
+    /// The offset of the next record `poll` will return for `tp`,
+    /// resolving `auto.offset.reset` if it has none yet.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotAssigned`], [`BrokerError::NoOffsetForPartition`].
+    pub fn position(&mut self, tp: &TopicPartition) -> Result<u64, BrokerError> {
+        let reset = self.config.auto_offset_reset;
+        let assigned = self.assigned_mut(tp)?;
+        resolve_position(assigned, reset)
+    }
+
+    /// For each partition, the first record at or after the timestamp
+    /// (`None` when every record is older).
+    ///
+    /// # Errors
+    /// [`BrokerError::UnknownTopic`], [`BrokerError::PartitionOutOfRange`],
+    /// a partition's [`BrokerError::Log`].
+    pub fn offsets_for_times(
+        &self,
+        times: impl IntoIterator<Item = (TopicPartition, i64)>,
+    ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>, BrokerError> {
+        let mut found = BTreeMap::new();
+        for (tp, timestamp_ms) in times {
+            let partition = self.broker.partition(&tp.topic, tp.partition)?;
+            let hit = partition
+                .log
+                .offset_for_timestamp(timestamp_ms)
+                .map_err(|error| BrokerError::log(&tp.topic, tp.partition, error))?
+                .map(|hit| OffsetAndTimestamp { offset: hit.offset, timestamp_ms: hit.timestamp });
+            found.insert(tp, hit);
+        }
+        Ok(found)
+    }
+
+    /// First and next offsets of `tp`'s log: (log start, high watermark).
+    ///
+    /// # Errors
+    /// [`BrokerError::UnknownTopic`], [`BrokerError::PartitionOutOfRange`].
+    pub fn offsets(&self, tp: &TopicPartition) -> Result<(u64, u64), BrokerError> {
+        let partition = self.broker.partition(&tp.topic, tp.partition)?;
+        Ok((partition.log.log_start_offset(), partition.high_watermark()))
+    }
+
+    /// Returns the records available from the assigned partitions, up to
+    /// `max.poll.records`, waiting up to `timeout` for the first to arrive.
+    /// Waiting blocks on the partitions' notifier: an append wakes it at
+    /// once, nothing spins. An empty result means the timeout passed.
+    ///
+    /// # Errors
+    /// [`BrokerError::NoOffsetForPartition`] / [`BrokerError::OffsetOutOfRange`]
+    /// with `auto.offset.reset=none`, [`BrokerError::UnknownTopic`] if an
+    /// assigned topic was deleted, a partition's [`BrokerError::Log`],
+    /// [`BrokerError::Closed`].
+    pub fn poll(&mut self, timeout: Duration) -> Result<ConsumerRecords, BrokerError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            self.check_open()?;
+            self.wake.arm();
+            let records = self.fetch()?;
+            if !records.is_empty() {
+                return Ok(records);
+            }
+            let now = Instant::now();
+            let left = match deadline {
+                Some(deadline) if deadline <= now => return Ok(records),
+                Some(deadline) => deadline - now,
+                None => Duration::from_secs(3600),
+            };
+            std::thread::park_timeout(left);
+        }
+    }
+
+    /// One non-blocking pass over the assigned partitions.
+    fn fetch(&mut self) -> Result<ConsumerRecords, BrokerError> {
+        let mut records = ConsumerRecords::default();
+        let mut budget = self.config.max_poll_records as u64;
+        let count = self.assigned.len();
+        let reset = self.config.auto_offset_reset;
+        for step in 0..count {
+            if budget == 0 {
+                break;
+            }
+            let at = (self.next_partition + step) % count;
+            let assigned = &mut self.assigned[at];
+            assigned.partition.check_live()?;
+            let mut position = resolve_position(assigned, reset)?;
+            let high_watermark = assigned.partition.high_watermark();
+            let log_start = assigned.partition.log.log_start_offset();
+            if position < log_start || position > high_watermark {
+                position = match reset {
+                    OffsetReset::Earliest => log_start,
+                    OffsetReset::Latest => high_watermark,
+                    OffsetReset::None => {
+                        return Err(BrokerError::OffsetOutOfRange {
+                            topic: assigned.tp.topic.clone(),
+                            partition: assigned.tp.partition,
+                            offset: position,
+                            log_start,
+                            log_end: high_watermark,
+                        })
+                    }
+                };
+                assigned.position = Some(position);
+                assigned.buffered = None;
+            }
+            let data = match &assigned.buffered {
+                Some(data) if data.next_offset() > position => Arc::clone(data),
+                _ if position >= high_watermark => continue,
+                _ => {
+                    let read = assigned
+                        .partition
+                        .log
+                        .read(position, self.config.max_partition_fetch_bytes)
+                        .map_err(|error| BrokerError::log(&assigned.tp.topic, assigned.tp.partition, error))?;
+                    if read.is_empty() {
+                        continue;
+                    }
+                    Arc::new(read)
+                }
+            };
+            let available = records_from(&data, position);
+            let take = available.min(budget);
+            let end = if take == available { data.next_offset() } else { position + take };
+            budget -= take;
+            assigned.position = Some(end);
+            assigned.buffered = (end < data.next_offset()).then(|| Arc::clone(&data));
+            records.count += take as usize;
+            records.chunks.push(Chunk {
+                topic: Arc::clone(&assigned.partition.topic),
+                partition: assigned.tp.partition,
+                data,
+                from: position,
+                to: end,
+            });
+        }
+        if count > 0 {
+            self.next_partition = (self.next_partition + 1) % count;
+        }
+        Ok(records)
+    }
+
+    /// Leaves the partitions' notifiers; later calls return
+    /// [`BrokerError::Closed`]. Dropping a consumer does the same.
+    pub fn close(&mut self) {
+        for assigned in self.assigned.drain(..) {
+            assigned.partition.unregister(&self.wake);
+        }
+        self.closed = true;
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn resolve_position(assigned: &mut Assigned, reset: OffsetReset) -> Result<u64, BrokerError> {
+    if let Some(position) = assigned.position {
+        return Ok(position);
+    }
+    let position = match reset {
+        OffsetReset::Earliest => assigned.partition.log.log_start_offset(),
+        OffsetReset::Latest => assigned.partition.high_watermark(),
+        OffsetReset::None => {
+            return Err(BrokerError::NoOffsetForPartition {
+                topic: assigned.tp.topic.clone(),
+                partition: assigned.tp.partition,
+            })
+        }
+    };
+    assigned.position = Some(position);
+    Ok(position)
+}
+
+/// Records in `data` at or after `position` (by offsets, so an upper bound
+/// where compaction left gaps).
+fn records_from(data: &ReadBatches, position: u64) -> u64 {
+    data.batches()
+        .filter_map(Result::ok)
+        .filter(|batch| batch.last_offset() >= position)
+        .map(|batch| batch.last_offset() - batch.base_offset().max(position) + 1)
+        .sum()
+}
+
+/// Records from one partition within one read.
+#[derive(Debug, Clone)]
+struct Chunk {
+    topic: Arc<str>,
+    partition: u32,
+    data: Arc<ReadBatches>,
+    /// Offsets `[from, to)` of `data` belong to this poll.
+    from: u64,
+    to: u64,
+}
+
+/// The records one [`Consumer::poll`] returned. They borrow from the bytes
+/// read from the segments: keys, values and headers are not copied.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerRecords {
+    chunks: Vec<Chunk>,
+    count: usize,
+}
+
+/// One record, borrowing from its [`ConsumerRecords`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ConsumerRecord<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// The partition.
+    pub partition: u32,
+    /// The offset.
+    pub offset: u64,
+    /// The timestamp in milliseconds.
+    pub timestamp_ms: i64,
+    /// The key.
+    pub key: Option<&'a [u8]>,
+    /// The value (`None` for a tombstone).
+    pub value: Option<&'a [u8]>,
+    /// The headers.
+    pub headers: Headers<'a>,
+}
+
+impl ConsumerRecords {
+    /// How many records (an upper bound where compaction left gaps).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The partitions that have records here.
+    pub fn partitions(&self) -> Vec<TopicPartition> {
+        let mut partitions: Vec<TopicPartition> =
+            self.chunks.iter().map(|chunk| TopicPartition::new(chunk.topic.as_ref(), chunk.partition)).collect();
+        partitions.dedup();
+        partitions
+    }
+
+    /// Every record, partition by partition, each partition's in offset
+    /// order.
+    ///
+    /// Items are `Result`s because a record is decoded as it is visited; an
+    /// error can only come from a batch this build cannot decode (a
+    /// compressed batch written by another Kafka client), since every batch
+    /// was checked when appended and its CRC again when read.
+    pub fn iter(&self) -> impl Iterator<Item = Result<ConsumerRecord<'_>, BrokerError>> + '_ {
+        self.chunks.iter().flat_map(chunk_records)
+    }
+}
+
+fn chunk_records(chunk: &Chunk) -> impl Iterator<Item = Result<ConsumerRecord<'_>, BrokerError>> + '_ {
+    let corrupt =
+        move |source| BrokerError::log(&chunk.topic, chunk.partition, ghyll_log::LogError::InvalidBatch { source });
+    chunk
+        .data
+        .batches()
+        .take_while(move |batch| batch.as_ref().map_or(true, |batch| batch.base_offset() < chunk.to))
+        .filter(move |batch| batch.as_ref().map_or(true, |batch| batch.last_offset() >= chunk.from))
+        .flat_map(move |batch: Result<Batch<'_>, _>| {
+            let records = batch.and_then(|batch| batch.records());
+            let (records, error) = match records {
+                Ok(records) => (Some(records), None),
+                Err(error) => (None, Some(Err(corrupt(error)))),
+            };
+            error.into_iter().chain(records.into_iter().flatten().filter_map(move |record| match record {
+                Ok(record) if record.offset < chunk.from || record.offset >= chunk.to => None,
+                Ok(record) => Some(Ok(ConsumerRecord {
+                    topic: &chunk.topic,
+                    partition: chunk.partition,
+                    offset: record.offset,
+                    timestamp_ms: record.timestamp,
+                    key: record.key,
+                    value: record.value,
+                    headers: record.headers,
+                })),
+                Err(error) => Some(Err(corrupt(error))),
+            }))
+        })
+}
+
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Consumer>();
+    assert_send::<ConsumerRecords>();
+};

@@ -1,0 +1,46 @@
+//! ghyll-broker: Kafka's broker, producer and consumer, in your process.
+//!
+//! A [`Broker`] opens a data directory (one subdirectory per partition,
+//! named `<topic>-<partition>` and holding Kafka-format segments) and owns
+//! the topics in it. The tour:
+//!
+//! - Admin: [`Broker::create_topic`] with a [`NewTopic`] (partitions and
+//!   Kafka-named configs such as `retention.ms`), [`Broker::list_topics`],
+//!   [`Broker::describe_topic`], [`Broker::add_partitions`],
+//!   [`Broker::delete_topic`].
+//! - [`Producer`] (from [`Broker::producer`]): [`Producer::send`] waits for
+//!   the offset; [`Producer::send_async`] batches per partition by
+//!   `batch.size` / `linger.ms` and returns a [`SendHandle`]. Records
+//!   without a partition go through a [`Partitioner`](ghyll_partition::Partitioner)
+//!   (Kafka's murmur2 for keys by default). [`Acks`] and [`Durability`]
+//!   say when a send is done; durable sends share fsyncs.
+//! - [`Consumer`] (from [`Broker::consumer`]): [`Consumer::assign`]
+//!   partitions, [`Consumer::seek`], then [`Consumer::poll`], which blocks
+//!   until records arrive and hands them out without copying.
+//! - [`Broker::close`] flushes and stops the background threads (scheduled
+//!   flushes and retention); dropping every handle loses nothing that was
+//!   acknowledged.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod broker;
+mod config;
+mod consumer;
+mod error;
+mod metadata;
+mod partition;
+mod producer;
+
+pub use broker::{Broker, NewTopic, PartitionDescription, TopicDescription};
+pub use config::{validate_topic_name, BrokerConfig, CleanupPolicy, TopicConfig, TOPIC_CONFIG_NAMES};
+pub use consumer::{
+    Consumer, ConsumerConfig, ConsumerRecord, ConsumerRecords, OffsetAndTimestamp, OffsetReset, TopicPartition,
+};
+pub use error::BrokerError;
+pub use producer::{Acks, Durability, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendHandle};
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Broker>();
+    assert_send_sync::<BrokerError>();
+};

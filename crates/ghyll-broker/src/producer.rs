@@ -1,0 +1,674 @@
+//! The producer: partitioning, per-partition batching, acks and durability.
+//!
+//! Records go into an open batch per partition. A batch is sealed when it
+//! reaches `batch.size`, when `linger.ms` passes, or when a synchronous
+//! [`Producer::send`] or [`Producer::flush`] needs it; sealed batches queue
+//! in order and are appended by whoever drains the queue — the producer's
+//! sender thread, or a caller that must wait anyway. One drainer at a time
+//! keeps each partition's batches in order; with `Durability::Fsync` a
+//! drainer appends everything queued and then fsyncs each log once, so
+//! concurrent durable sends share fsyncs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ghyll_log::{BatchBuilder, BatchError, Header as LogHeader};
+use ghyll_partition::{DefaultPartitioner, Header as PartitionHeader, PartitionContext, Partitioner};
+use parking_lot::{Condvar, Mutex};
+
+use crate::broker::{now_ms, Broker};
+use crate::error::BrokerError;
+use crate::partition::Partition;
+
+/// When a send counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Acks {
+    /// Kafka's `acks=0`: `send` returns once the record is queued; its
+    /// offset is not reported.
+    None,
+    /// Kafka's `acks=1`: after the leader appended it.
+    #[default]
+    Leader,
+    /// Kafka's `acks=all`: after every in-sync replica has it (the same as
+    /// `Leader` until replication lands).
+    All,
+}
+
+/// Whether an acknowledged send is fsynced first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Acknowledged once in the kernel: survives a process crash, not a
+    /// power cut (Kafka's default, which leans on replication instead).
+    #[default]
+    Buffered,
+    /// Acknowledged after fsync; concurrent sends share fsyncs.
+    Fsync,
+}
+
+/// Producer settings, with Kafka's names in the docs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProducerConfig {
+    /// `acks`.
+    pub acks: Acks,
+    /// fsync before acknowledging.
+    pub durability: Durability,
+    /// `batch.size`: a partition's open batch is sealed at this many bytes.
+    pub batch_size: usize,
+    /// `linger.ms`: how long an open batch may wait for more records.
+    pub linger: Duration,
+    /// `buffer.memory`: bytes of queued records past which `send_async`
+    /// appends in the caller's thread instead of queueing more.
+    pub buffer_memory: usize,
+    /// Chooses the partition of records sent without one.
+    pub partitioner: Arc<dyn Partitioner>,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::Leader,
+            durability: Durability::Buffered,
+            batch_size: 16_384,
+            linger: Duration::ZERO,
+            buffer_memory: 32 * 1024 * 1024,
+            partitioner: Arc::new(DefaultPartitioner::new()),
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// Sets the partitioner.
+    pub fn with_partitioner(mut self, partitioner: impl Partitioner + 'static) -> Self {
+        self.partitioner = Arc::new(partitioner);
+        self
+    }
+
+    fn validate(&self) -> Result<(), BrokerError> {
+        let invalid = |name: &str, value: String, reason: &str| {
+            Err(BrokerError::InvalidConfig { name: name.into(), value, reason: reason.into() })
+        };
+        if self.batch_size == 0 || self.batch_size > i32::MAX as usize {
+            return invalid("batch.size", self.batch_size.to_string(), "must be 1..=2147483647");
+        }
+        if self.buffer_memory < self.batch_size {
+            return invalid("buffer.memory", self.buffer_memory.to_string(), "must be at least batch.size");
+        }
+        Ok(())
+    }
+}
+
+/// A record to send. Borrowed: nothing is copied until it is encoded into
+/// its batch.
+///
+/// # Examples
+/// ```
+/// use ghyll_broker::ProducerRecord;
+/// let record = ProducerRecord::new("orders", b"{\"total\": 42}").key(b"customer-7").header("trace", b"abc");
+/// assert_eq!(record.topic(), "orders");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProducerRecord<'a> {
+    topic: &'a str,
+    partition: Option<u32>,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: Vec<LogHeader<'a>>,
+    timestamp_ms: Option<i64>,
+}
+
+impl<'a> ProducerRecord<'a> {
+    /// A record with a value and no key.
+    pub fn new(topic: &'a str, value: &'a [u8]) -> Self {
+        ProducerRecord {
+            topic,
+            partition: None,
+            key: None,
+            value: Some(value),
+            headers: Vec::new(),
+            timestamp_ms: None,
+        }
+    }
+
+    /// A record with a null value: a tombstone for a compacted topic.
+    pub fn tombstone(topic: &'a str, key: &'a [u8]) -> Self {
+        ProducerRecord { topic, partition: None, key: Some(key), value: None, headers: Vec::new(), timestamp_ms: None }
+    }
+
+    /// Sets the key (the default partitioner hashes it, as Kafka does).
+    pub fn key(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Sends to this partition, bypassing the partitioner.
+    pub fn partition(mut self, partition: u32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, key: &'a str, value: &'a [u8]) -> Self {
+        self.headers.push(LogHeader { key, value: Some(value) });
+        self
+    }
+
+    /// Sets the timestamp in milliseconds (default: now).
+    pub fn timestamp(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp_ms = Some(timestamp_ms);
+        self
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        self.topic
+    }
+}
+
+/// Where a record went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordMetadata {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: u32,
+    /// The record's offset; `None` with [`Acks::None`].
+    pub offset: Option<u64>,
+    /// The record's timestamp.
+    pub timestamp_ms: i64,
+}
+
+/// The outcome of one batch, shared by the handles of its records.
+#[derive(Debug, Default)]
+struct Completion {
+    result: Mutex<Option<Result<u64, Arc<BrokerError>>>>,
+    done: Condvar,
+}
+
+impl Completion {
+    fn complete(&self, result: Result<u64, Arc<BrokerError>>) {
+        *self.result.lock() = Some(result);
+        self.done.notify_all();
+    }
+
+    fn wait(&self) -> Result<u64, Arc<BrokerError>> {
+        let mut result = self.result.lock();
+        loop {
+            if let Some(result) = result.as_ref() {
+                return result.clone();
+            }
+            self.done.wait(&mut result);
+        }
+    }
+}
+
+/// A pending send: wait for its metadata, or drop it (the record is still
+/// sent).
+#[derive(Debug)]
+pub struct SendHandle {
+    completion: Arc<Completion>,
+    record_index: u32,
+    topic: Arc<str>,
+    partition: u32,
+    timestamp_ms: i64,
+    acks: Acks,
+}
+
+impl SendHandle {
+    /// Blocks until the record's batch is appended (and fsynced, with
+    /// [`Durability::Fsync`]).
+    ///
+    /// # Errors
+    /// [`BrokerError::SendFailed`] with the batch's error.
+    pub fn wait(self) -> Result<RecordMetadata, BrokerError> {
+        let result = self.completion.wait();
+        self.into_metadata(result)
+    }
+
+    /// Whether the batch has been appended (or failed).
+    pub fn is_done(&self) -> bool {
+        self.completion.result.lock().is_some()
+    }
+
+    fn into_metadata(self, result: Result<u64, Arc<BrokerError>>) -> Result<RecordMetadata, BrokerError> {
+        match result {
+            Ok(first_offset) => Ok(RecordMetadata {
+                topic: self.topic.to_string(),
+                partition: self.partition,
+                offset: (self.acks != Acks::None).then_some(first_offset + u64::from(self.record_index)),
+                timestamp_ms: self.timestamp_ms,
+            }),
+            Err(source) => {
+                Err(BrokerError::SendFailed { topic: self.topic.to_string(), partition: self.partition, source })
+            }
+        }
+    }
+}
+
+/// A batch being filled or waiting to be appended.
+struct PendingBatch {
+    partition: Arc<Partition>,
+    builder: BatchBuilder,
+    completion: Arc<Completion>,
+    created: Instant,
+}
+
+impl PendingBatch {
+    fn new(partition: Arc<Partition>, max_message_bytes: u32) -> PendingBatch {
+        PendingBatch {
+            partition,
+            builder: BatchBuilder::with_bytes_max(max_message_bytes as usize),
+            completion: Arc::new(Completion::default()),
+            created: Instant::now(),
+        }
+    }
+}
+
+type PartitionKey = (Arc<str>, u32);
+
+#[derive(Default)]
+struct Accumulator {
+    open: HashMap<PartitionKey, PendingBatch>,
+    sealed: VecDeque<PendingBatch>,
+    queued_bytes: usize,
+    closed: bool,
+}
+
+impl Accumulator {
+    fn seal(&mut self, key: &PartitionKey) {
+        if let Some(batch) = self.open.remove(key) {
+            self.sealed.push_back(batch);
+        }
+    }
+
+    /// Seals every open batch that has waited `linger`; returns the time
+    /// until the next one would.
+    fn seal_lingered(&mut self, linger: Duration, now: Instant) -> Option<Duration> {
+        let mut next: Option<Duration> = None;
+        let mut expired = Vec::new();
+        for (key, batch) in &self.open {
+            let waited = now.saturating_duration_since(batch.created);
+            if waited >= linger {
+                expired.push(key.clone());
+            } else {
+                let left = linger - waited;
+                next = Some(next.map_or(left, |next| next.min(left)));
+            }
+        }
+        for key in expired {
+            self.seal(&key);
+        }
+        next
+    }
+}
+
+struct Shared {
+    broker: Broker,
+    config: ProducerConfig,
+    accumulator: Mutex<Accumulator>,
+    /// Wakes the sender thread.
+    sender_wake: Condvar,
+    /// Held while appending sealed batches, so each partition's batches
+    /// are appended in the order they were sealed.
+    drain: Mutex<()>,
+    closed: AtomicBool,
+    sender: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Sends records to a broker's topics. Cheap to clone and `Send + Sync`:
+/// share one producer between threads, as with Kafka's.
+///
+/// # Examples
+/// ```
+/// use ghyll_broker::{Broker, NewTopic, ProducerRecord};
+/// let dir = tempfile::tempdir()?;
+/// let broker = Broker::open(dir.path())?;
+/// broker.create_topic(NewTopic::new("events", 3))?;
+/// let producer = broker.producer(Default::default())?;
+/// let sent = producer.send(ProducerRecord::new("events", b"hello").key(b"user-1"))?;
+/// assert_eq!(sent.offset, Some(0));
+/// producer.close()?;
+/// # broker.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Producer {
+    shared: Arc<Shared>,
+    /// The last clone dropped closes the producer.
+    _closer: Arc<Closer>,
+}
+
+#[derive(Debug)]
+struct Closer(Arc<Shared>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        if let Err(error) = close_shared(&self.0) {
+            tracing::error!(%error, "closing a dropped producer failed");
+        }
+    }
+}
+
+impl Broker {
+    /// A producer for this broker, with its own sender thread.
+    ///
+    /// # Errors
+    /// [`BrokerError::InvalidConfig`], [`BrokerError::Closed`].
+    pub fn producer(&self, config: ProducerConfig) -> Result<Producer, BrokerError> {
+        self.check_open()?;
+        config.validate()?;
+        let shared = Arc::new(Shared {
+            broker: self.clone(),
+            config,
+            accumulator: Mutex::new(Accumulator::default()),
+            sender_wake: Condvar::new(),
+            drain: Mutex::new(()),
+            closed: AtomicBool::new(false),
+            sender: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&shared);
+        let handle = std::thread::Builder::new()
+            .name("ghyll-producer-sender".into())
+            .spawn(move || sender_loop(weak))
+            .map_err(|error| BrokerError::io("spawn producer sender", "ghyll-producer-sender", error))?;
+        *shared.sender.lock() = Some(handle);
+        Ok(Producer { _closer: Arc::new(Closer(Arc::clone(&shared))), shared })
+    }
+}
+
+fn sender_loop(shared: std::sync::Weak<Shared>) {
+    loop {
+        let Some(shared) = shared.upgrade() else { return };
+        let linger = shared.config.linger;
+        {
+            let mut accumulator = shared.accumulator.lock();
+            loop {
+                let next = accumulator.seal_lingered(linger, Instant::now());
+                if !accumulator.sealed.is_empty() || accumulator.closed {
+                    break;
+                }
+                match next {
+                    Some(wait) => {
+                        shared.sender_wake.wait_for(&mut accumulator, wait);
+                    }
+                    None => {
+                        // Nothing open: sleep until a send wakes us; a
+                        // periodic wake lets a dropped producer's thread end.
+                        shared.sender_wake.wait_for(&mut accumulator, Duration::from_millis(100));
+                        if Arc::strong_count(&shared) == 1 {
+                            return;
+                        }
+                    }
+                }
+            }
+            if accumulator.closed && accumulator.sealed.is_empty() && accumulator.open.is_empty() {
+                return;
+            }
+        }
+        drain(&shared);
+    }
+}
+
+/// Appends every sealed batch, in order. Returns once the queue is empty.
+fn drain(shared: &Shared) {
+    let _drain = shared.drain.lock();
+    loop {
+        let batches: Vec<PendingBatch> = {
+            let mut accumulator = shared.accumulator.lock();
+            let batches: Vec<PendingBatch> = accumulator.sealed.drain(..).collect();
+            let bytes: usize = batches.iter().map(|batch| batch.builder.size_bytes()).sum();
+            accumulator.queued_bytes = accumulator.queued_bytes.saturating_sub(bytes);
+            batches
+        };
+        if batches.is_empty() {
+            return;
+        }
+        append_batches(shared, batches);
+    }
+}
+
+fn append_batches(shared: &Shared, batches: Vec<PendingBatch>) {
+    let fsync = shared.config.durability == Durability::Fsync && shared.config.acks != Acks::None;
+    let mut appended: Vec<(Arc<Partition>, Arc<Completion>, u64)> = Vec::with_capacity(batches.len());
+    for PendingBatch { partition, builder, completion, .. } in batches {
+        let result = builder
+            .finish()
+            .map_err(|source| BrokerError::InvalidRecord {
+                topic: partition.topic.to_string(),
+                reason: source.to_string(),
+            })
+            .and_then(|bytes| {
+                partition.check_live()?;
+                partition.log.append(&bytes).map_err(|error| BrokerError::log(&partition.topic, partition.id, error))
+            });
+        match result {
+            Ok(info) => {
+                partition.notify();
+                appended.push((partition, completion, info.first_offset));
+            }
+            Err(error) => completion.complete(Err(Arc::new(error))),
+        }
+    }
+    // With Durability::Fsync, one fsync per log covers every batch above.
+    let mut flushed: Vec<(*const Partition, Result<(), Arc<BrokerError>>)> = Vec::new();
+    for (partition, completion, first_offset) in appended {
+        let mut result = Ok(first_offset);
+        if fsync {
+            let key = Arc::as_ptr(&partition);
+            let flush = match flushed.iter().find(|(done, _)| *done == key) {
+                Some((_, result)) => result.clone(),
+                None => {
+                    let result = partition
+                        .log
+                        .flush()
+                        .map_err(|error| Arc::new(BrokerError::log(&partition.topic, partition.id, error)));
+                    flushed.push((key, result.clone()));
+                    result
+                }
+            };
+            result = flush.map(|()| first_offset);
+        }
+        completion.complete(result);
+    }
+}
+
+impl Producer {
+    /// The producer's configuration.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.shared.config
+    }
+
+    fn check_open(&self) -> Result<(), BrokerError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(BrokerError::Closed { what: "producer" });
+        }
+        self.shared.broker.check_open()
+    }
+
+    /// Sends a record and waits for it to be appended (per `acks` and
+    /// `durability`), returning its partition and offset. Records queued
+    /// earlier by `send_async` for the same partition are appended first,
+    /// so order is kept.
+    ///
+    /// # Errors
+    /// [`BrokerError::UnknownTopic`], [`BrokerError::PartitionOutOfRange`]
+    /// (from the record or the partitioner), [`BrokerError::RecordTooLarge`],
+    /// [`BrokerError::SendFailed`] when the append fails,
+    /// [`BrokerError::Closed`].
+    pub fn send(&self, record: ProducerRecord<'_>) -> Result<RecordMetadata, BrokerError> {
+        let handle = self.enqueue(record, true)?;
+        if self.shared.config.acks == Acks::None {
+            self.shared.sender_wake.notify_one();
+            return handle.into_metadata(Ok(0));
+        }
+        drain(&self.shared);
+        handle.wait()
+    }
+
+    /// Queues a record into its partition's open batch and returns a handle
+    /// to wait on. The batch is appended when it fills `batch.size`, when
+    /// `linger.ms` passes, or on [`Producer::flush`].
+    ///
+    /// # Errors
+    /// As [`Producer::send`], for what can be known before the append.
+    pub fn send_async(&self, record: ProducerRecord<'_>) -> Result<SendHandle, BrokerError> {
+        self.enqueue(record, false)
+    }
+
+    /// Appends every queued record and waits for them.
+    ///
+    /// # Errors
+    /// [`BrokerError::Closed`].
+    pub fn flush(&self) -> Result<(), BrokerError> {
+        self.check_open()?;
+        {
+            let mut accumulator = self.shared.accumulator.lock();
+            let keys: Vec<PartitionKey> = accumulator.open.keys().cloned().collect();
+            for key in keys {
+                accumulator.seal(&key);
+            }
+        }
+        drain(&self.shared);
+        Ok(())
+    }
+
+    /// Flushes, stops the sender thread and refuses later sends. Dropping
+    /// the last clone of a producer does the same.
+    ///
+    /// # Errors
+    /// None today; the `Result` leaves room for transports that can fail.
+    pub fn close(&self) -> Result<(), BrokerError> {
+        close_shared(&self.shared)
+    }
+
+    fn enqueue(&self, record: ProducerRecord<'_>, seal: bool) -> Result<SendHandle, BrokerError> {
+        self.check_open()?;
+        let shared = &self.shared;
+        let topic = shared.broker.topic(record.topic)?;
+        let partitions = topic.partitions();
+        let count = partitions.len() as u32;
+        let partition_id = match record.partition {
+            Some(partition) => partition,
+            None => {
+                let headers: Vec<PartitionHeader<'_>> =
+                    record.headers.iter().map(|h| PartitionHeader { key: h.key, value: h.value }).collect();
+                let ctx = PartitionContext::new(record.topic, record.key, record.value, &headers, count);
+                shared.config.partitioner.partition(&ctx)
+            }
+        };
+        let Some(partition) = partitions.get(partition_id as usize) else {
+            return Err(BrokerError::PartitionOutOfRange {
+                topic: record.topic.to_string(),
+                partition: partition_id,
+                partitions: count,
+            });
+        };
+        let timestamp_ms = record.timestamp_ms.unwrap_or_else(now_ms);
+        let max_message_bytes = topic.config.log_config().max_message_bytes;
+        let key: PartitionKey = (Arc::clone(&topic.name), partition_id);
+        let mut accumulator = shared.accumulator.lock();
+        if accumulator.closed {
+            return Err(BrokerError::Closed { what: "producer" });
+        }
+        let mut batch = match accumulator.open.remove(&key) {
+            Some(batch) => batch,
+            None => PendingBatch::new(Arc::clone(partition), max_message_bytes),
+        };
+        let before = batch.builder.size_bytes();
+        let pushed = batch.builder.push(timestamp_ms, record.key, record.value, &record.headers);
+        match pushed {
+            Ok(()) => {}
+            Err(BatchError::TooLarge { .. }) if !batch.builder.is_empty() => {
+                // The open batch is full for this record: seal it, start
+                // another.
+                accumulator.sealed.push_back(batch);
+                batch = PendingBatch::new(Arc::clone(partition), max_message_bytes);
+                batch
+                    .builder
+                    .push(timestamp_ms, record.key, record.value, &record.headers)
+                    .map_err(|error| too_large(record.topic, &error, max_message_bytes))?;
+            }
+            Err(error) => {
+                let empty = batch.builder.is_empty();
+                if !empty {
+                    accumulator.open.insert(key, batch);
+                }
+                return Err(too_large(record.topic, &error, max_message_bytes));
+            }
+        }
+        accumulator.queued_bytes += batch.builder.size_bytes() - before.min(batch.builder.size_bytes());
+        let handle = SendHandle {
+            completion: Arc::clone(&batch.completion),
+            record_index: batch.builder.record_count() - 1,
+            topic: Arc::clone(&topic.name),
+            partition: partition_id,
+            timestamp_ms,
+            acks: shared.config.acks,
+        };
+        let full = batch.builder.size_bytes() >= shared.config.batch_size;
+        let first = batch.builder.record_count() == 1;
+        if seal || full {
+            accumulator.sealed.push_back(batch);
+        } else {
+            accumulator.open.insert(key, batch);
+        }
+        let over_budget = accumulator.queued_bytes > shared.config.buffer_memory;
+        drop(accumulator);
+        if over_budget {
+            // Back-pressure: append in this thread rather than queue more.
+            drain(shared);
+        } else if full || first {
+            shared.sender_wake.notify_one();
+        }
+        Ok(handle)
+    }
+}
+
+fn too_large(topic: &str, error: &BatchError, max_message_bytes: u32) -> BrokerError {
+    match error {
+        BatchError::TooLarge { bytes, .. } => {
+            BrokerError::RecordTooLarge { topic: topic.to_string(), bytes: *bytes, max_message_bytes }
+        }
+        other => BrokerError::InvalidRecord { topic: topic.to_string(), reason: other.to_string() },
+    }
+}
+
+fn close_shared(shared: &Arc<Shared>) -> Result<(), BrokerError> {
+    if shared.closed.swap(true, Ordering::AcqRel) {
+        return Ok(());
+    }
+    {
+        let mut accumulator = shared.accumulator.lock();
+        let keys: Vec<PartitionKey> = accumulator.open.keys().cloned().collect();
+        for key in keys {
+            accumulator.seal(&key);
+        }
+        accumulator.closed = true;
+    }
+    drain(shared);
+    shared.sender_wake.notify_all();
+    if let Some(handle) = shared.sender.lock().take() {
+        if handle.thread().id() != std::thread::current().id() {
+            let _ = handle.join();
+        }
+    }
+    Ok(())
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Producer>();
+    assert_send_sync::<SendHandle>();
+};
