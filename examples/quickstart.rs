@@ -1,57 +1,63 @@
-//! ghyll's quickstart: open a partition log in a temporary directory,
-//! append a few records in Kafka's batch format, read them back from the
-//! beginning, reopen the directory and look a record up by timestamp.
+//! Kafka's QuickStart, in-process: create a topic, write some events, read
+//! them from the beginning.
 //!
 //! Run it with `cargo run --release --example quickstart`.
 
 use std::error::Error;
+use std::time::Duration;
 
-use ghyll::log::{BatchBuilder, Header, Log, LogConfig};
+use ghyll::{Broker, ConsumerConfig, NewTopic, OffsetReset, ProducerRecord, TopicPartition};
 
 fn main() -> Result<(), Box<dyn Error>> {
+    // Step 1: start the broker (a data directory; here a temporary one).
     let dir = tempfile::tempdir()?;
-    let partition_dir = dir.path().join("quickstart-events-0");
-    let log = Log::open(&partition_dir, LogConfig::default())?;
-    println!("opened {}", partition_dir.display());
+    let broker = Broker::open(dir.path())?;
+    println!("broker open on {}", dir.path().display());
 
-    let lines = ["This is my first event", "This is my second event", "This is my third event"];
-    let base_ms = 1_700_000_000_000;
-    let mut builder = BatchBuilder::new();
-    for (i, line) in lines.iter().enumerate() {
-        let key = format!("user-{}", i % 2);
-        let headers = [Header { key: "source", value: Some(b"quickstart") }];
-        builder.push(base_ms + i as i64, Some(key.as_bytes()), Some(line.as_bytes()), &headers)?;
+    // Step 2: create a topic to store your events.
+    broker.create_topic(NewTopic::new("quickstart-events", 1))?;
+    let description = broker.describe_topic("quickstart-events")?;
+    println!("created topic {} with {} partition(s)", description.name, description.partitions.len());
+
+    // Step 3: write some events into the topic.
+    let producer = broker.producer(Default::default())?;
+    for line in ["This is my first event", "This is my second event", "This is my third event"] {
+        let sent = producer.send(ProducerRecord::new("quickstart-events", line.as_bytes()))?;
+        println!("produced to partition {} at offset {}", sent.partition, sent.offset.unwrap_or_default());
     }
-    let appended = log.append_durable(&builder.finish()?)?;
-    println!("appended offsets {}..={} (fsynced)", appended.first_offset, appended.last_offset);
+    producer.close()?;
 
-    let mut offset = log.log_start_offset();
-    while offset < log.log_end_offset() {
-        let read = log.read(offset, 1024 * 1024)?;
-        for batch in read.batches() {
-            for record in batch?.records()? {
-                let record = record?;
-                let key = record.key.map(String::from_utf8_lossy).unwrap_or_default();
-                let value = record.value.map(String::from_utf8_lossy).unwrap_or_default();
-                println!("offset {} ts {} key {key}: {value}", record.offset, record.timestamp);
-            }
+    // Step 4: read the events from the beginning.
+    let mut config = ConsumerConfig::default();
+    config.auto_offset_reset = OffsetReset::Earliest;
+    let mut consumer = broker.consumer(config)?;
+    consumer.assign([TopicPartition::new("quickstart-events", 0)])?;
+    let mut read = 0;
+    while read < 3 {
+        let records = consumer.poll(Duration::from_secs(1))?;
+        if records.is_empty() {
+            break;
         }
-        offset = read.next_offset();
+        for record in records.iter() {
+            let record = record?;
+            println!(
+                "consumed offset {}: {}",
+                record.offset,
+                String::from_utf8_lossy(record.value.unwrap_or_default())
+            );
+            read += 1;
+        }
     }
-    log.close()?;
-    drop(log);
+    consumer.close();
 
-    let log = Log::open(&partition_dir, LogConfig::default())?;
-    let report = log.recovery_report();
+    // Step 5: stop the broker; the events stay in the data directory.
+    broker.close()?;
+    let reopened = Broker::open(dir.path())?;
+    let partition = &reopened.describe_topic("quickstart-events")?.partitions[0];
     println!(
-        "reopened: log end offset {}, clean shutdown {}, segments scanned {}",
-        log.log_end_offset(),
-        report.clean_shutdown,
-        report.segments_scanned
+        "after a restart the topic still holds offsets {}..{}",
+        partition.log_start_offset, partition.log_end_offset
     );
-    if let Some(found) = log.offset_for_timestamp(base_ms + 1)? {
-        println!("first record at or after {}: offset {}", base_ms + 1, found.offset);
-    }
-    log.close()?;
+    reopened.close()?;
     Ok(())
 }

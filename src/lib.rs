@@ -2,23 +2,51 @@
 //!
 //! Topics, partitions, offsets, producers and consumers, with Kafka's bytes
 //! on disk, linked into your process: no JVM, no ZooKeeper, no server. This
-//! facade re-exports the workspace's crates; today that is the segment
-//! store, [`ghyll_log`], with the broker, partitioners, replication and
-//! consumer groups to follow.
+//! facade re-exports the workspace's crates:
+//!
+//! - the broker, producer and consumer ([`Broker`], [`Producer`],
+//!   [`Consumer`]) from `ghyll-broker`;
+//! - partitioners ([`partition::Partitioner`] and the built-ins) from
+//!   `ghyll-partition`;
+//! - the segment store ([`log::Log`], Kafka's RecordBatch v2 codec) from
+//!   `ghyll-log`, for those who want a single partition log and nothing
+//!   more.
 //!
 //! # Examples
 //! ```
-//! use ghyll::log::{BatchBuilder, Log, LogConfig};
+//! use std::time::Duration;
+//! use ghyll::{Broker, ConsumerConfig, NewTopic, OffsetReset, ProducerRecord, TopicPartition};
+//!
 //! let dir = tempfile::tempdir()?;
-//! let log = Log::open(dir.path().join("greetings-0"), LogConfig::default())?;
-//! let mut batch = BatchBuilder::new();
-//! batch.push(0, None, Some(b"hello"), &[])?;
-//! log.append(&batch.finish()?)?;
-//! assert_eq!(log.log_end_offset(), 1);
+//! let broker = Broker::open(dir.path())?;
+//! broker.create_topic(NewTopic::new("greetings", 1))?;
+//! let producer = broker.producer(Default::default())?;
+//! producer.send(ProducerRecord::new("greetings", b"hello"))?;
+//!
+//! let mut config = ConsumerConfig::default();
+//! config.auto_offset_reset = OffsetReset::Earliest;
+//! let mut consumer = broker.consumer(config)?;
+//! consumer.assign([TopicPartition::new("greetings", 0)])?;
+//! let records = consumer.poll(Duration::from_secs(1))?;
+//! assert_eq!(records.len(), 1);
+//! broker.close()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub use ghyll_broker::{
+    validate_topic_name, Acks, Broker, BrokerConfig, BrokerError, CleanupPolicy, Consumer, ConsumerConfig,
+    ConsumerRecord, ConsumerRecords, Durability, NewTopic, OffsetAndTimestamp, OffsetReset, PartitionDescription,
+    Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendHandle, TopicConfig, TopicDescription,
+    TopicPartition,
+};
+
+/// Partitioners: the [`Partitioner`](partition::Partitioner) trait,
+/// Kafka's murmur2 key hashing and the built-in strategies.
+pub mod partition {
+    pub use ghyll_partition::*;
+}
 
 /// The segment store: Kafka RecordBatch v2 batches in segment files.
 pub mod log {

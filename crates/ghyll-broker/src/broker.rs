@@ -129,7 +129,8 @@ impl Shutdown {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) config: BrokerConfig,
-    _lock: File,
+    /// Held (flock) until the broker is closed or dropped.
+    lock: File,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Serialises admin operations and metadata writes.
     admin: Mutex<()>,
@@ -232,7 +233,7 @@ impl Broker {
         }
         let inner = Arc::new(Inner {
             config,
-            _lock: lock,
+            lock,
             topics: RwLock::new(topics),
             admin: Mutex::new(()),
             closed: AtomicBool::new(false),
@@ -459,6 +460,11 @@ impl Broker {
                 }
                 partition.notify();
             }
+        }
+        // Every log is closed (and unlocked): hand the directory over now,
+        // even while producers or consumers still hold this broker.
+        if let Err(error) = self.inner.lock.unlock() {
+            first_error.get_or_insert(BrokerError::io("unlock data directory", &self.inner.config.data_dir, error));
         }
         tracing::info!(data_dir = %self.inner.config.data_dir.display(), "broker closed");
         first_error.map_or(Ok(()), Err)

@@ -139,8 +139,8 @@ pub struct TimestampOffset {
 pub struct Log {
     dir: PathBuf,
     config: LogConfig,
-    /// Held (flock) for the life of the log.
-    _lock: File,
+    /// Held (flock) until the log is closed or dropped.
+    lock: File,
     segments: RwLock<Vec<Arc<Segment>>>,
     /// Serialises every mutation.
     writer: Mutex<()>,
@@ -215,7 +215,7 @@ impl Log {
         let log = Log {
             dir,
             config,
-            _lock: lock,
+            lock,
             segments: RwLock::new(segments),
             writer: Mutex::new(()),
             flush_lock: Mutex::new(()),
@@ -639,9 +639,9 @@ impl Log {
         Ok(report)
     }
 
-    /// Flushes, trims the active segment's indexes and records a clean
-    /// shutdown, so the next open scans almost nothing. Later calls return
-    /// [`LogError::Closed`]. Dropping a log without closing it loses nothing
+    /// Flushes, trims the active segment's indexes, records a clean
+    /// shutdown (so the next open scans almost nothing) and releases the
+    /// directory's lock. Later calls return [`LogError::Closed`]. Dropping a log without closing it loses nothing
     /// it acknowledged; the next open just recovers.
     ///
     /// # Errors
@@ -658,6 +658,9 @@ impl Log {
         }
         self.write_checkpoint(true)?;
         self.closed.store(true, Ordering::Release);
+        // Closed logs refuse every call, so the directory can be handed to
+        // the next opener now rather than when this value is dropped.
+        self.lock.unlock().map_err(|error| LogError::io("unlock log directory", &self.dir, error))?;
         Ok(())
     }
 }

@@ -319,6 +319,13 @@ impl Segment {
         if !offset_index_is_sane(&offset, file_len) || !time_index_is_sane(&time) {
             return Ok(None);
         }
+        // Sealing always leaves a time entry for the segment's newest
+        // timestamp; with offset entries but no time entries the time index
+        // was emptied, and the newest timestamp (which retention and
+        // timestamp lookups rely on) would be lost.
+        if time.len() == 0 && offset.len() > 0 {
+            return Ok(None);
+        }
         // Verify the batches after the last index entry: they give the
         // segment's end and must reach exactly the end of the file.
         let (from_position, from_offset) = offset

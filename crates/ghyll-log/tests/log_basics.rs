@@ -405,3 +405,15 @@ fn lock_probe_child() {
         Err(other) => println!("probe: {other}"),
     }
 }
+
+#[test]
+fn close_hands_the_directory_to_the_next_opener() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+    log.append(&batch("a", 1, 0)).unwrap();
+    log.close().unwrap();
+    // `log` is still alive, but closed: the directory is free.
+    let next = Log::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(next.log_end_offset(), 1);
+    assert!(matches!(log.read(0, 100), Err(LogError::Closed { .. })));
+}
