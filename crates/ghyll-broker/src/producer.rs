@@ -586,7 +586,9 @@ impl Producer {
             Some(batch) => batch,
             None => PendingBatch::new(Arc::clone(partition), max_message_bytes),
         };
-        let before = batch.builder.size_bytes();
+        // Queued bytes count whole batches, header included, as `drain`
+        // subtracts them.
+        let mut before = if batch.builder.is_empty() { 0 } else { batch.builder.size_bytes() };
         let pushed = batch.builder.push(timestamp_ms, record.key, record.value, &record.headers);
         match pushed {
             Ok(()) => {}
@@ -595,6 +597,7 @@ impl Producer {
                 // another.
                 accumulator.sealed.push_back(batch);
                 batch = PendingBatch::new(Arc::clone(partition), max_message_bytes);
+                before = 0;
                 batch
                     .builder
                     .push(timestamp_ms, record.key, record.value, &record.headers)
@@ -608,7 +611,7 @@ impl Producer {
                 return Err(too_large(record.topic, &error, max_message_bytes));
             }
         }
-        accumulator.queued_bytes += batch.builder.size_bytes() - before.min(batch.builder.size_bytes());
+        accumulator.queued_bytes += batch.builder.size_bytes() - before;
         let handle = SendHandle {
             completion: Arc::clone(&batch.completion),
             record_index: batch.builder.record_count() - 1,
