@@ -145,6 +145,31 @@ impl Drop for Inner {
     }
 }
 
+/// What every clone of a [`Broker`] shares. The background threads hold the
+/// [`Inner`] only weakly, upgrading it for one pass at a time; when the
+/// last clone goes, this joins them before the `Inner` is dropped, so the
+/// drop happens here and the directory's locks are free once it returns
+/// (dropped by a background thread mid-pass, they would still be held when
+/// the application reopens the directory).
+#[derive(Debug)]
+pub(crate) struct Handle {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        stop_threads(&self.inner.shutdown, &self.inner.threads);
+    }
+}
+
+impl std::ops::Deref for Handle {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
 fn stop_threads(shutdown: &Shutdown, threads: &Mutex<Vec<JoinHandle<()>>>) {
     shutdown.request();
     let current = std::thread::current().id();
@@ -174,7 +199,7 @@ fn stop_threads(shutdown: &Shutdown, threads: &Mutex<Vec<JoinHandle<()>>>) {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Broker {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Arc<Handle>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -242,7 +267,7 @@ impl Broker {
         });
         start_background_threads(&inner)?;
         tracing::info!(data_dir = %inner.config.data_dir.display(), topics = inner.topics.read().len(), "broker open");
-        Ok(Broker { inner })
+        Ok(Broker { inner: Arc::new(Handle { inner }) })
     }
 
     /// The data directory.
@@ -376,6 +401,13 @@ impl Broker {
         self.inner.topics.write().remove(name);
         for partition in topic.partitions().iter() {
             partition.mark_deleted();
+            // Producers and the background threads may still hold the
+            // partition: a closed log refuses their appends, retention and
+            // checkpoints, which would otherwise land in the directory a new
+            // topic of the same name reuses.
+            if let Err(error) = partition.log.close() {
+                tracing::warn!(topic = %name, partition = partition.id, %error, "closing a deleted partition failed");
+            }
             let from = partition_dir(dir, name, partition.id);
             let to = dir.join(format!("{name}-{}.{}{DELETE_SUFFIX}", partition.id, now_ms()));
             fs::rename(&from, &to).map_err(|error| BrokerError::io("rename partition for deletion", &from, error))?;

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ghyll_log::{Batch, Headers, ReadBatches};
+use ghyll_log::{Batch, Headers, LogError, ReadBatches};
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
@@ -174,10 +174,17 @@ impl Consumer {
         let mut wanted: Vec<TopicPartition> = partitions.into_iter().collect();
         wanted.sort();
         wanted.dedup();
-        let mut next = Vec::with_capacity(wanted.len());
-        for tp in wanted {
-            let partition = self.broker.partition(&tp.topic, tp.partition)?;
-            next.push(match self.assigned.iter().position(|a| a.tp == tp) {
+        // Look every partition up before touching the assignment, so that an
+        // error leaves it (and its positions) as it was.
+        let found = wanted
+            .into_iter()
+            .map(|tp| Ok((self.broker.partition(&tp.topic, tp.partition)?, tp)))
+            .collect::<Result<Vec<_>, BrokerError>>()?;
+        let mut next = Vec::with_capacity(found.len());
+        for (partition, tp) in found {
+            // A kept partition keeps its position, unless its topic was
+            // deleted and created again since: then it starts afresh.
+            next.push(match self.assigned.iter().position(|a| a.tp == tp && Arc::ptr_eq(&a.partition, &partition)) {
                 Some(at) => self.assigned.swap_remove(at),
                 None => Assigned { tp, partition, position: None, buffered: None },
             });
@@ -328,62 +335,25 @@ impl Consumer {
         let mut budget = self.config.max_poll_records as u64;
         let count = self.assigned.len();
         let reset = self.config.auto_offset_reset;
+        let max_bytes = self.config.max_partition_fetch_bytes;
         for step in 0..count {
             if budget == 0 {
                 break;
             }
             let at = (self.next_partition + step) % count;
-            let assigned = &mut self.assigned[at];
-            assigned.partition.check_live()?;
-            let mut position = resolve_position(assigned, reset)?;
-            let high_watermark = assigned.partition.high_watermark();
-            let log_start = assigned.partition.log.log_start_offset();
-            if position < log_start || position > high_watermark {
-                position = match reset {
-                    OffsetReset::Earliest => log_start,
-                    OffsetReset::Latest => high_watermark,
-                    OffsetReset::None => {
-                        return Err(BrokerError::OffsetOutOfRange {
-                            topic: assigned.tp.topic.clone(),
-                            partition: assigned.tp.partition,
-                            offset: position,
-                            log_start,
-                            log_end: high_watermark,
-                        })
-                    }
-                };
-                assigned.position = Some(position);
-                assigned.buffered = None;
-            }
-            let data = match &assigned.buffered {
-                Some(data) if data.next_offset() > position => Arc::clone(data),
-                _ if position >= high_watermark => continue,
-                _ => {
-                    let read = assigned
-                        .partition
-                        .log
-                        .read(position, self.config.max_partition_fetch_bytes)
-                        .map_err(|error| BrokerError::log(&assigned.tp.topic, assigned.tp.partition, error))?;
-                    if read.is_empty() {
-                        continue;
-                    }
-                    Arc::new(read)
-                }
+            let (chunk, take) = match fetch_partition(&mut self.assigned[at], reset, max_bytes, budget) {
+                Ok(Some(found)) => found,
+                Ok(None) => continue,
+                Err(error) if records.is_empty() => return Err(error),
+                // Partitions already visited have moved their positions past
+                // the records taken: hand those out now. The failing
+                // partition's position did not move, so a later poll
+                // reports its error.
+                Err(_) => break,
             };
-            let available = records_from(&data, position);
-            let take = available.min(budget);
-            let end = if take == available { data.next_offset() } else { position + take };
             budget -= take;
-            assigned.position = Some(end);
-            assigned.buffered = (end < data.next_offset()).then(|| Arc::clone(&data));
             records.count += take as usize;
-            records.chunks.push(Chunk {
-                topic: Arc::clone(&assigned.partition.topic),
-                partition: assigned.tp.partition,
-                data,
-                from: position,
-                to: end,
-            });
+            records.chunks.push(chunk);
         }
         if count > 0 {
             self.next_partition = (self.next_partition + 1) % count;
@@ -407,6 +377,69 @@ impl Drop for Consumer {
     }
 }
 
+/// Takes up to `budget` records from one partition and moves its position
+/// past them; returns them with their count, or `None` when there are none.
+fn fetch_partition(
+    assigned: &mut Assigned,
+    reset: OffsetReset,
+    max_bytes: u32,
+    budget: u64,
+) -> Result<Option<(Chunk, u64)>, BrokerError> {
+    assigned.partition.check_live()?;
+    let mut position = resolve_position(assigned, reset)?;
+    // Retention may move the log start past `position` between the range
+    // check and the read; then the check runs again, so that the reset
+    // policy applies rather than an error.
+    let (data, high_watermark) = loop {
+        let high_watermark = assigned.partition.high_watermark();
+        let log_start = assigned.partition.log.log_start_offset();
+        if position < log_start || position > high_watermark {
+            position = match reset {
+                OffsetReset::Earliest => log_start,
+                OffsetReset::Latest => high_watermark,
+                OffsetReset::None => {
+                    return Err(BrokerError::OffsetOutOfRange {
+                        topic: assigned.tp.topic.clone(),
+                        partition: assigned.tp.partition,
+                        offset: position,
+                        log_start,
+                        log_end: high_watermark,
+                    })
+                }
+            };
+            assigned.position = Some(position);
+            assigned.buffered = None;
+        }
+        match &assigned.buffered {
+            _ if position >= high_watermark => return Ok(None),
+            Some(data) if data.next_offset() > position => break (Arc::clone(data), high_watermark),
+            _ => match assigned.partition.log.read(position, max_bytes) {
+                Ok(read) if read.is_empty() => return Ok(None),
+                Ok(read) => break (Arc::new(read), high_watermark),
+                Err(LogError::OffsetOutOfRange { .. }) if reset != OffsetReset::None => continue,
+                Err(error) => return Err(BrokerError::log(&assigned.tp.topic, assigned.tp.partition, error)),
+            },
+        }
+    };
+    // A read can return batches appended after the high watermark was
+    // read (the log publishes its end last): hand out only what is below
+    // it, and keep the rest for a later poll.
+    let limit = data.next_offset().min(high_watermark);
+    let available = records_from(&data, position, limit);
+    let take = available.min(budget);
+    let end = if take == available { limit } else { position + take };
+    assigned.position = Some(end);
+    assigned.buffered = (end < data.next_offset()).then(|| Arc::clone(&data));
+    let chunk = Chunk {
+        topic: Arc::clone(&assigned.partition.topic),
+        partition: assigned.tp.partition,
+        data,
+        from: position,
+        to: end,
+    };
+    Ok(Some((chunk, take)))
+}
+
 fn resolve_position(assigned: &mut Assigned, reset: OffsetReset) -> Result<u64, BrokerError> {
     if let Some(position) = assigned.position {
         return Ok(position);
@@ -425,13 +458,13 @@ fn resolve_position(assigned: &mut Assigned, reset: OffsetReset) -> Result<u64, 
     Ok(position)
 }
 
-/// Records in `data` at or after `position` (by offsets, so an upper bound
-/// where compaction left gaps).
-fn records_from(data: &ReadBatches, position: u64) -> u64 {
+/// Records in `data` at or after `position` and below `limit` (by offsets,
+/// so an upper bound where compaction left gaps).
+fn records_from(data: &ReadBatches, position: u64, limit: u64) -> u64 {
     data.batches()
         .filter_map(Result::ok)
-        .filter(|batch| batch.last_offset() >= position)
-        .map(|batch| batch.last_offset() - batch.base_offset().max(position) + 1)
+        .filter(|batch| batch.last_offset() >= position && batch.base_offset() < limit)
+        .map(|batch| batch.last_offset().min(limit - 1) - batch.base_offset().max(position) + 1)
         .sum()
 }
 

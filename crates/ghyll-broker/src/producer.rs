@@ -583,8 +583,14 @@ impl Producer {
             return Err(BrokerError::Closed { what: "producer" });
         }
         let mut batch = match accumulator.open.remove(&key) {
-            Some(batch) => batch,
-            None => PendingBatch::new(Arc::clone(partition), max_message_bytes),
+            Some(batch) if Arc::ptr_eq(&batch.partition, partition) => batch,
+            stale => {
+                // A batch opened before the topic was deleted and created
+                // again: it fails on its own and must not take this record
+                // with it.
+                accumulator.sealed.extend(stale);
+                PendingBatch::new(Arc::clone(partition), max_message_bytes)
+            }
         };
         // Queued bytes count whole batches, header included, as `drain`
         // subtracts them.
