@@ -461,7 +461,8 @@ impl Log {
 
     /// Whole batches starting with the one that holds `offset`, up to
     /// `max_bytes` (but always the whole first batch, however large, so a
-    /// reader can make progress). Reading at the log end returns nothing.
+    /// reader can make progress), and never past the log end published when
+    /// the read began. Reading at the log end returns nothing.
     /// Every batch is CRC-checked on the way out.
     ///
     /// # Errors
@@ -486,7 +487,9 @@ impl Log {
                 None => return Ok(ReadBatches { buffer: Vec::new(), from: 0, next_offset: offset }),
             }
         };
-        let read = segment.read(offset, max_bytes, self.config.index_interval_bytes)?;
+        // The segment may already hold a batch whose append has not yet
+        // published the log end; it is not part of the log until then.
+        let read = segment.read(offset, max_bytes, self.config.index_interval_bytes, log_end)?;
         Ok(ReadBatches { buffer: read.buffer, from: read.from, next_offset: read.next_offset })
     }
 
@@ -835,6 +838,23 @@ mod tests {
         let read = log.read(0, 1024).unwrap();
         let first = read.batches().next().unwrap().unwrap();
         assert_eq!(first.records().unwrap().next().unwrap().unwrap().value, Some(&b"kept"[..]));
+    }
+
+    #[test]
+    fn reads_stop_at_the_published_log_end() {
+        // Recreate the moment inside `append` after the segment has the
+        // bytes and before the log end moves: the batch is not yet in the log.
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+        log.append(&batch(b"published")).unwrap();
+        let unpublished = batch(b"in flight");
+        let parsed = validate_batch(&unpublished).unwrap();
+        log.active().append(1, &parsed, &log.config).unwrap();
+        assert_eq!(log.log_end_offset(), 1);
+        let read = log.read(0, 1 << 20).unwrap();
+        assert_eq!(read.batches().count(), 1);
+        assert_eq!(read.next_offset(), 1);
+        assert!(log.read(1, 1 << 20).unwrap().is_empty());
     }
 
     #[test]

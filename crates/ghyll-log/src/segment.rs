@@ -610,7 +610,15 @@ impl Segment {
     /// Whole batches from the one holding `offset`, at most `max_bytes`
     /// unless the first batch alone is larger (then exactly that batch),
     /// checked on the way out.
-    pub(crate) fn read(&self, offset: u64, max_bytes: u32, interval_bytes: u32) -> Result<SegmentRead, LogError> {
+    /// Only batches starting below `upper_offset` are returned: the log
+    /// passes its published end (or, later, a high watermark).
+    pub(crate) fn read(
+        &self,
+        offset: u64,
+        max_bytes: u32,
+        interval_bytes: u32,
+        upper_offset: u64,
+    ) -> Result<SegmentRead, LogError> {
         // Index first, size second: an entry is published after the bytes
         // it points at, so the size read afterwards covers it.
         let start = self.index_floor_position(offset);
@@ -623,6 +631,9 @@ impl Segment {
         let Some((first, header)) = self.locate(&mut reader, offset, start)? else {
             return Ok(SegmentRead { buffer: Vec::new(), from: 0, next_offset: offset });
         };
+        if header.base_offset as u64 >= upper_offset {
+            return Ok(SegmentRead { buffer: Vec::new(), from: 0, next_offset: offset });
+        }
         let mut stop = first + header.total_bytes() as u64;
         while stop < end {
             let next = match header_at(&mut reader, stop, read_ahead)? {
@@ -630,7 +641,9 @@ impl Segment {
                 HeaderAt::Torn => break,
                 HeaderAt::Corrupt(error) => return Err(self.corrupt(stop, error)),
             };
-            if stop - first + next.total_bytes() as u64 > u64::from(max_bytes) {
+            if stop - first + next.total_bytes() as u64 > u64::from(max_bytes)
+                || next.base_offset as u64 >= upper_offset
+            {
                 break;
             }
             stop += next.total_bytes() as u64;
