@@ -528,7 +528,8 @@ fn remove_deleted_dirs(dir: &Path) -> Result<(), BrokerError> {
     let entries = fs::read_dir(dir).map_err(|error| BrokerError::io("list data directory", dir, error))?;
     for entry in entries {
         let entry = entry.map_err(|error| BrokerError::io("list data directory", dir, error))?;
-        if entry.file_name().to_str().is_some_and(|name| name.ends_with(DELETE_SUFFIX)) {
+        let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        if is_dir && entry.file_name().to_str().is_some_and(|name| name.ends_with(DELETE_SUFFIX)) {
             let path = entry.path();
             fs::remove_dir_all(&path).map_err(|error| BrokerError::io("delete partition", &path, error))?;
         }

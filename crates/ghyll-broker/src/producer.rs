@@ -158,6 +158,12 @@ impl<'a> ProducerRecord<'a> {
         self
     }
 
+    /// Adds a header with a null value.
+    pub fn null_header(mut self, key: &'a str) -> Self {
+        self.headers.push(LogHeader { key, value: None });
+        self
+    }
+
     /// Sets the timestamp in milliseconds (default: now).
     pub fn timestamp(mut self, timestamp_ms: i64) -> Self {
         self.timestamp_ms = Some(timestamp_ms);
@@ -532,7 +538,11 @@ impl Producer {
     /// # Errors
     /// [`BrokerError::Closed`].
     pub fn flush(&self) -> Result<(), BrokerError> {
-        self.check_open()?;
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(BrokerError::Closed { what: "producer" });
+        }
+        // Drain even when the broker is closed: the appends then fail, and
+        // every pending handle learns so instead of waiting.
         {
             let mut accumulator = self.shared.accumulator.lock();
             let keys: Vec<PartitionKey> = accumulator.open.keys().cloned().collect();
@@ -541,7 +551,7 @@ impl Producer {
             }
         }
         drain(&self.shared);
-        Ok(())
+        self.shared.broker.check_open()
     }
 
     /// Flushes, stops the sender thread and refuses later sends. Dropping

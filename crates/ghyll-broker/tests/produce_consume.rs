@@ -733,3 +733,35 @@ fn a_recreated_topic_is_used_by_existing_producers_and_consumers() {
     producer.close().unwrap();
     broker.close().unwrap();
 }
+
+#[test]
+fn flushing_after_the_broker_closed_fails_pending_sends_instead_of_leaving_them_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = ghyll_broker::Broker::open(dir.path()).unwrap();
+    broker.create_topic(ghyll_broker::NewTopic::new("t", 1)).unwrap();
+    let mut config = ghyll_broker::ProducerConfig::default();
+    config.linger = std::time::Duration::from_secs(3600);
+    let producer = broker.producer(config).unwrap();
+    let handle = producer.send_async(ghyll_broker::ProducerRecord::new("t", b"late")).unwrap();
+    broker.close().unwrap();
+    assert!(matches!(producer.flush(), Err(ghyll_broker::BrokerError::Closed { .. })));
+    assert!(handle.is_done(), "the flush settled the pending send");
+    assert!(handle.wait().is_err());
+}
+
+#[test]
+fn a_null_header_value_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = ghyll_broker::Broker::open(dir.path()).unwrap();
+    broker.create_topic(ghyll_broker::NewTopic::new("t", 1)).unwrap();
+    let producer = broker.producer(Default::default()).unwrap();
+    producer.send(ghyll_broker::ProducerRecord::new("t", b"v").null_header("absent").header("present", b"x")).unwrap();
+    let mut config = ghyll_broker::ConsumerConfig::default();
+    config.auto_offset_reset = ghyll_broker::OffsetReset::Earliest;
+    let mut consumer = broker.consumer(config).unwrap();
+    consumer.assign([ghyll_broker::TopicPartition::new("t", 0)]).unwrap();
+    let records = consumer.poll(std::time::Duration::from_secs(5)).unwrap();
+    let record = records.iter().next().unwrap().unwrap();
+    let headers: Vec<_> = record.headers.map(|h| h.unwrap()).map(|h| (h.key, h.value)).collect();
+    assert_eq!(headers, [("absent", None), ("present", Some(&b"x"[..]))]);
+}
