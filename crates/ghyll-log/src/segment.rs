@@ -239,26 +239,7 @@ impl Segment {
             .truncate(true)
             .open(&log_path)
             .map_err(|error| LogError::io("create segment", &log_path, error))?;
-        let indexes = Indexes {
-            offset: MmapIndex::create(&segment_path(dir, base_offset, "index"), config.segment_index_bytes)?,
-            time: MmapIndex::create(&segment_path(dir, base_offset, "timeindex"), config.segment_index_bytes)?,
-            bytes_since_entry: 0,
-            max_timestamp: NO_TIMESTAMP,
-            max_timestamp_offset: base_offset,
-        };
-        Ok(Segment {
-            base_offset,
-            log_path,
-            file,
-            size: AtomicU64::new(0),
-            next_offset: AtomicU64::new(base_offset),
-            max_timestamp: AtomicI64::new(NO_TIMESTAMP),
-            first_batch_timestamp: AtomicI64::new(NO_TIMESTAMP),
-            opened_ms: now_ms,
-            indexes: RwLock::new(indexes),
-            #[cfg(test)]
-            fail_next_sync: Default::default(),
-        })
+        Segment::with_file(dir, base_offset, config, file, log_path, now_ms)
     }
 
     /// Opens an existing segment.
