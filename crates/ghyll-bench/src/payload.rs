@@ -63,6 +63,17 @@ impl ValuePool {
         self.bytes.len() as u64
     }
 
+    /// Every record's value, laid end to end: record `index` is the
+    /// `record_bytes` bytes at `index * record_bytes`.
+    pub(crate) fn all_values(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Value bytes of one record.
+    pub(crate) fn record_bytes(&self) -> usize {
+        self.record_bytes
+    }
+
     /// The value of record `index`.
     ///
     /// # Panics

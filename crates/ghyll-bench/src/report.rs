@@ -43,6 +43,57 @@ pub(crate) fn median(values: &[f64]) -> Option<f64> {
     }
 }
 
+/// The value at `numerator / denominator` (a quantile, at most 1) of
+/// `sorted` by the nearest-rank method: the smallest value with at least
+/// that fraction of all values at or below it. `None` when empty. The
+/// fraction is a ratio of integers so that p99 of 100 values is exactly the
+/// 99th, with no floating-point rounding up to the 100th.
+///
+/// # Panics
+/// If `denominator` is zero or the fraction is above 1; in debug builds, if
+/// `sorted` is not sorted.
+pub(crate) fn percentile(sorted: &[u64], numerator: u64, denominator: u64) -> Option<u64> {
+    assert!(denominator > 0 && numerator <= denominator, "a quantile is a fraction in [0, 1]");
+    debug_assert!(sorted.is_sorted(), "percentile needs sorted values");
+    if sorted.is_empty() {
+        return None;
+    }
+    let count = sorted.len() as u128;
+    // Rank (1-based) = ceil(count * numerator / denominator), at least 1.
+    let rank = (count * u128::from(numerator)).div_ceil(u128::from(denominator)).max(1);
+    Some(sorted[rank as usize - 1])
+}
+
+/// Percentiles of a set of latencies, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LatencySummary {
+    pub(crate) count: u64,
+    pub(crate) p50_ns: u64,
+    pub(crate) p99_ns: u64,
+    pub(crate) p999_ns: u64,
+    pub(crate) max_ns: u64,
+}
+
+impl LatencySummary {
+    /// Sorts `latencies_ns` and summarises them; `None` when empty.
+    pub(crate) fn from_unsorted(mut latencies_ns: Vec<u64>) -> Option<LatencySummary> {
+        latencies_ns.sort_unstable();
+        let sorted = &latencies_ns;
+        Some(LatencySummary {
+            count: sorted.len() as u64,
+            p50_ns: percentile(sorted, 50, 100)?,
+            p99_ns: percentile(sorted, 99, 100)?,
+            p999_ns: percentile(sorted, 999, 1000)?,
+            max_ns: *sorted.last()?,
+        })
+    }
+}
+
+/// Nanoseconds as microseconds with one decimal: `12_345` as `"12.3"`.
+pub(crate) fn microseconds(nanoseconds: f64) -> String {
+    format!("{:.1}", nanoseconds / 1_000.0)
+}
+
 /// `1234567.8` as `"1,234,568"`: rates are easier to compare by eye with
 /// their thousands grouped. Non-finite values print as Rust prints them.
 pub(crate) fn group_thousands(value: f64) -> String {
@@ -227,6 +278,46 @@ mod tests {
     #[test]
     fn median_sorts_nan_last() {
         assert_eq!(median(&[f64::NAN, 1.0, 2.0]), Some(2.0));
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let hundred: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&hundred, 50, 100), Some(50));
+        assert_eq!(percentile(&hundred, 99, 100), Some(99));
+        assert_eq!(percentile(&hundred, 999, 1000), Some(100));
+        assert_eq!(percentile(&hundred, 1, 1), Some(100));
+        assert_eq!(percentile(&hundred, 0, 1), Some(1));
+        let thousand: Vec<u64> = (1..=1000).collect();
+        assert_eq!(percentile(&thousand, 999, 1000), Some(999));
+        assert_eq!(percentile(&thousand, 99, 100), Some(990));
+        // One value is every percentile; an odd count rounds the rank up.
+        assert_eq!(percentile(&[7], 50, 100), Some(7));
+        assert_eq!(percentile(&[7], 999, 1000), Some(7));
+        assert_eq!(percentile(&[1, 2, 3], 50, 100), Some(2));
+        assert_eq!(percentile(&[], 50, 100), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "fraction in [0, 1]")]
+    fn a_percentile_above_one_is_refused() {
+        percentile(&[1, 2], 101, 100);
+    }
+
+    #[test]
+    fn latency_summary_sorts_first() {
+        // 1..=1000 shuffled by a stride coprime with 1000.
+        let shuffled: Vec<u64> = (0..1000_u64).map(|index| (index * 7 % 1000) + 1).collect();
+        let summary = LatencySummary::from_unsorted(shuffled).expect("not empty");
+        assert_eq!(summary, LatencySummary { count: 1000, p50_ns: 500, p99_ns: 990, p999_ns: 999, max_ns: 1000 });
+        assert_eq!(LatencySummary::from_unsorted(Vec::new()), None);
+    }
+
+    #[test]
+    fn microseconds_have_one_decimal() {
+        assert_eq!(microseconds(12_345.0), "12.3");
+        assert_eq!(microseconds(999.0), "1.0");
+        assert_eq!(microseconds(50_000.0), "50.0");
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! so one system's dirty pages are not written back during another's run.
 
 mod ghyll;
-mod peer_commitlog;
+/// Also opens and reads the commitlog logs of the `produce` and `consume`
+/// workloads.
+pub(in crate::workloads) mod peer_commitlog;
 mod raw_file;
 
 use std::path::{Path, PathBuf};

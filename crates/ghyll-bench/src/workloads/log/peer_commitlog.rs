@@ -12,23 +12,23 @@ use crate::payload::ValuePool;
 
 /// Segment size given to commitlog: 1 GiB, ghyll-log's default
 /// `segment.bytes`, in place of commitlog's own default of 10^9 bytes.
-pub(super) const SEGMENT_BYTES: usize = 1 << 30;
+pub(in crate::workloads) const SEGMENT_BYTES: usize = 1 << 30;
 
 /// commitlog's per-append limit (`LogOptions::message_max_bytes` default,
 /// left as it is): it bounds the bytes of one `append` call's buffer.
-pub(super) const APPEND_BYTES_MAX: usize = 1_000_000;
+pub(in crate::workloads) const APPEND_BYTES_MAX: usize = 1_000_000;
 
 /// commitlog's per-message header: offset u64, size u32, CRC-32C u32,
 /// reserved u16, metadata size u16.
-pub(super) const MESSAGE_HEADER_BYTES: usize = commitlog::message::HEADER_SIZE;
+pub(in crate::workloads) const MESSAGE_HEADER_BYTES: usize = commitlog::message::HEADER_SIZE;
 
 /// commitlog's errors keep their cause behind the deprecated `cause()`, so
 /// the harness prints their `Debug` form, which includes it.
-fn commitlog_error(what: String, error: impl std::fmt::Debug) -> BenchError {
+pub(in crate::workloads) fn commitlog_error(what: String, error: impl std::fmt::Debug) -> BenchError {
     BenchError::new(format!("{what}: {error:?}"))
 }
 
-fn open(dir: &Path) -> Result<CommitLog, BenchError> {
+pub(in crate::workloads) fn open(dir: &Path) -> Result<CommitLog, BenchError> {
     let mut options = LogOptions::new(dir);
     options.segment_max_bytes(SEGMENT_BYTES);
     CommitLog::new(options).map_err(|error| commitlog_error(format!("opening commitlog in {}", dir.display()), error))
@@ -97,7 +97,7 @@ pub(super) fn append_batches_then_read(
 
 /// Reads from offset 0 to the end in `read_bytes` chunks, visiting every
 /// message; returns (messages, payload bytes).
-fn read_all(log: &CommitLog, read_bytes: u32) -> Result<(u64, u64), BenchError> {
+pub(in crate::workloads) fn read_all(log: &CommitLog, read_bytes: u32) -> Result<(u64, u64), BenchError> {
     let end = log.next_offset();
     let limit = ReadLimit::max_bytes(usize::try_from(read_bytes).expect("u32 fits in usize"));
     let mut offset = 0;
