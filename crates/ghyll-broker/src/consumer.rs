@@ -7,7 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ghyll_log::{Batch, Headers, LogError, ReadBatches};
+use ghyll_log::{Batches, Headers, LogError, ReadBatches, Records};
+use parking_lot::Mutex;
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
@@ -83,6 +84,37 @@ pub struct OffsetAndTimestamp {
     pub timestamp_ms: i64,
 }
 
+/// Read buffers a consumer reuses, so a consumer that keeps up does not
+/// allocate (and fault in) a fresh buffer per read.
+type BufferPool = Arc<Mutex<Vec<Vec<u8>>>>;
+/// Most buffers a pool keeps.
+const POOL_BUFFERS_MAX: usize = 8;
+
+/// A read whose buffer returns to its consumer's pool when the last
+/// record borrowing it is gone.
+#[derive(Debug)]
+struct PooledRead {
+    read: Option<ReadBatches>,
+    pool: std::sync::Weak<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl PooledRead {
+    fn read(&self) -> &ReadBatches {
+        self.read.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for PooledRead {
+    fn drop(&mut self) {
+        if let (Some(read), Some(pool)) = (self.read.take(), self.pool.upgrade()) {
+            let mut pool = pool.lock();
+            if pool.len() < POOL_BUFFERS_MAX {
+                pool.push(read.into_buffer());
+            }
+        }
+    }
+}
+
 /// Bytes read from one partition and not yet handed out.
 #[derive(Debug)]
 struct Assigned {
@@ -90,7 +122,7 @@ struct Assigned {
     partition: Arc<Partition>,
     position: Option<u64>,
     /// A read whose records from `position` on have not been returned yet.
-    buffered: Option<Arc<ReadBatches>>,
+    buffered: Option<Arc<PooledRead>>,
 }
 
 /// Reads records from assigned partitions.
@@ -126,6 +158,7 @@ pub struct Consumer {
     wake: Arc<WakeSlot>,
     /// Where the next poll starts, so no partition starves the others.
     next_partition: usize,
+    pool: BufferPool,
     closed: bool,
 }
 
@@ -149,6 +182,7 @@ impl Broker {
             assigned: Vec::new(),
             wake: Arc::new(WakeSlot::default()),
             next_partition: 0,
+            pool: BufferPool::default(),
             closed: false,
         })
     }
@@ -341,7 +375,7 @@ impl Consumer {
                 break;
             }
             let at = (self.next_partition + step) % count;
-            let (chunk, take) = match fetch_partition(&mut self.assigned[at], reset, max_bytes, budget) {
+            let (chunk, take) = match fetch_partition(&mut self.assigned[at], reset, max_bytes, budget, &self.pool) {
                 Ok(Some(found)) => found,
                 Ok(None) => continue,
                 Err(error) if records.is_empty() => return Err(error),
@@ -384,6 +418,7 @@ fn fetch_partition(
     reset: OffsetReset,
     max_bytes: u32,
     budget: u64,
+    pool: &BufferPool,
 ) -> Result<Option<(Chunk, u64)>, BrokerError> {
     assigned.partition.check_live()?;
     let mut position = resolve_position(assigned, reset)?;
@@ -412,10 +447,15 @@ fn fetch_partition(
         }
         match &assigned.buffered {
             _ if position >= high_watermark => return Ok(None),
-            Some(data) if data.next_offset() > position => break (Arc::clone(data), high_watermark),
-            _ => match assigned.partition.log.read(position, max_bytes) {
-                Ok(read) if read.is_empty() => return Ok(None),
-                Ok(read) => break (Arc::new(read), high_watermark),
+            Some(data) if data.read().next_offset() > position => break (Arc::clone(data), high_watermark),
+            _ => match assigned.partition.log.read_into(position, max_bytes, pool.lock().pop().unwrap_or_default()) {
+                Ok(read) if read.is_empty() => {
+                    pool.lock().push(read.into_buffer());
+                    return Ok(None);
+                }
+                Ok(read) => {
+                    break (Arc::new(PooledRead { read: Some(read), pool: Arc::downgrade(pool) }), high_watermark)
+                }
                 Err(LogError::OffsetOutOfRange { .. }) if reset != OffsetReset::None => continue,
                 Err(error) => return Err(BrokerError::log(&assigned.tp.topic, assigned.tp.partition, error)),
             },
@@ -424,12 +464,12 @@ fn fetch_partition(
     // A read can return batches appended after the high watermark was
     // read (the log publishes its end last): hand out only what is below
     // it, and keep the rest for a later poll.
-    let limit = data.next_offset().min(high_watermark);
-    let available = records_from(&data, position, limit);
+    let limit = data.read().next_offset().min(high_watermark);
+    let available = records_from(data.read(), position, limit);
     let take = available.min(budget);
     let end = if take == available { limit } else { position + take };
     assigned.position = Some(end);
-    assigned.buffered = (end < data.next_offset()).then(|| Arc::clone(&data));
+    assigned.buffered = (end < data.read().next_offset()).then(|| Arc::clone(&data));
     let chunk = Chunk {
         topic: Arc::clone(&assigned.partition.topic),
         partition: assigned.tp.partition,
@@ -473,7 +513,7 @@ fn records_from(data: &ReadBatches, position: u64, limit: u64) -> u64 {
 struct Chunk {
     topic: Arc<str>,
     partition: u32,
-    data: Arc<ReadBatches>,
+    data: Arc<PooledRead>,
     /// Offsets `[from, to)` of `data` belong to this poll.
     from: u64,
     to: u64,
@@ -534,38 +574,79 @@ impl ConsumerRecords {
     /// compressed batch written by another Kafka client), since every batch
     /// was checked when appended and its CRC again when read.
     pub fn iter(&self) -> impl Iterator<Item = Result<ConsumerRecord<'_>, BrokerError>> + '_ {
-        self.chunks.iter().flat_map(chunk_records)
+        RecordsIter { chunks: self.chunks.iter(), current: None }
     }
 }
 
-fn chunk_records(chunk: &Chunk) -> impl Iterator<Item = Result<ConsumerRecord<'_>, BrokerError>> + '_ {
-    let corrupt =
-        move |source| BrokerError::log(&chunk.topic, chunk.partition, ghyll_log::LogError::InvalidBatch { source });
-    chunk
-        .data
-        .batches()
-        .take_while(move |batch| batch.as_ref().map_or(true, |batch| batch.base_offset() < chunk.to))
-        .filter(move |batch| batch.as_ref().map_or(true, |batch| batch.last_offset() >= chunk.from))
-        .flat_map(move |batch: Result<Batch<'_>, _>| {
-            let records = batch.and_then(|batch| batch.records());
-            let (records, error) = match records {
-                Ok(records) => (Some(records), None),
-                Err(error) => (None, Some(Err(corrupt(error)))),
+/// Walks chunks, their batches and their records without allocating.
+struct RecordsIter<'a> {
+    chunks: std::slice::Iter<'a, Chunk>,
+    current: Option<ChunkIter<'a>>,
+}
+
+struct ChunkIter<'a> {
+    chunk: &'a Chunk,
+    batches: Batches<'a>,
+    records: Option<Records<'a>>,
+}
+
+impl<'a> RecordsIter<'a> {
+    fn corrupt(chunk: &Chunk, source: ghyll_log::BatchError) -> BrokerError {
+        BrokerError::log(&chunk.topic, chunk.partition, LogError::InvalidBatch { source })
+    }
+}
+
+impl<'a> Iterator for RecordsIter<'a> {
+    type Item = Result<ConsumerRecord<'a>, BrokerError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let Some(current) = self.current.as_mut() else {
+                let chunk = self.chunks.next()?;
+                self.current = Some(ChunkIter { chunk, batches: chunk.data.read().batches(), records: None });
+                continue;
             };
-            error.into_iter().chain(records.into_iter().flatten().filter_map(move |record| match record {
-                Ok(record) if record.offset < chunk.from || record.offset >= chunk.to => None,
-                Ok(record) => Some(Ok(ConsumerRecord {
-                    topic: &chunk.topic,
-                    partition: chunk.partition,
-                    offset: record.offset,
-                    timestamp_ms: record.timestamp,
-                    key: record.key,
-                    value: record.value,
-                    headers: record.headers,
-                })),
-                Err(error) => Some(Err(corrupt(error))),
-            }))
-        })
+            let chunk = current.chunk;
+            if let Some(records) = current.records.as_mut() {
+                match records.next() {
+                    Some(Ok(record)) if record.offset < chunk.from => continue,
+                    Some(Ok(record)) if record.offset >= chunk.to => {
+                        self.current = None;
+                        continue;
+                    }
+                    Some(Ok(record)) => {
+                        return Some(Ok(ConsumerRecord {
+                            topic: &chunk.topic,
+                            partition: chunk.partition,
+                            offset: record.offset,
+                            timestamp_ms: record.timestamp,
+                            key: record.key,
+                            value: record.value,
+                            headers: record.headers,
+                        }))
+                    }
+                    Some(Err(error)) => {
+                        current.records = None;
+                        return Some(Err(Self::corrupt(chunk, error)));
+                    }
+                    None => current.records = None,
+                }
+            }
+            match current.batches.next() {
+                Some(Ok(batch)) if batch.base_offset() >= chunk.to => self.current = None,
+                Some(Ok(batch)) if batch.last_offset() < chunk.from => {}
+                Some(Ok(batch)) => match batch.records() {
+                    Ok(records) => current.records = Some(records),
+                    Err(error) => return Some(Err(Self::corrupt(chunk, error))),
+                },
+                Some(Err(error)) => {
+                    self.current = None;
+                    return Some(Err(Self::corrupt(chunk, error)));
+                }
+                None => self.current = None,
+            }
+        }
+    }
 }
 
 const _: () = {

@@ -61,6 +61,9 @@ pub struct ProducerConfig {
     /// `batch.size`: a partition's open batch is sealed at this many bytes.
     pub batch_size: usize,
     /// `linger.ms`: how long an open batch may wait for more records.
+    /// Default 5 ms, Kafka 4.0's default (earlier Kafka used 0): without it
+    /// the sender takes each record as soon as it arrives and batches stay
+    /// tiny.
     pub linger: Duration,
     /// `buffer.memory`: bytes of queued records past which `send_async`
     /// appends in the caller's thread instead of queueing more.
@@ -75,7 +78,7 @@ impl Default for ProducerConfig {
             acks: Acks::Leader,
             durability: Durability::Buffered,
             batch_size: 16_384,
-            linger: Duration::ZERO,
+            linger: Duration::from_millis(5),
             buffer_memory: 32 * 1024 * 1024,
             partitioner: Arc::new(DefaultPartitioner::new()),
         }
@@ -276,11 +279,37 @@ impl PendingBatch {
     }
 }
 
-type PartitionKey = (Arc<str>, u32);
+/// An open batch's partition, by the address of its `Partition`: unique per
+/// partition (and per incarnation of a recreated topic), and cheap to hash.
+type PartitionKey = usize;
+
+/// Hashes a `PartitionKey` (an address) with one multiply.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_usize(&mut self, address: usize) {
+        // Allocations are aligned: drop the always-zero low bits, then
+        // spread the rest (Fibonacci hashing).
+        self.0 = ((address as u64) >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type AddressMap<V> = HashMap<PartitionKey, V, std::hash::BuildHasherDefault<AddressHasher>>;
 
 #[derive(Default)]
 struct Accumulator {
-    open: HashMap<PartitionKey, PendingBatch>,
+    open: AddressMap<PendingBatch>,
     sealed: VecDeque<PendingBatch>,
     queued_bytes: usize,
     closed: bool,
@@ -293,6 +322,14 @@ impl Accumulator {
         }
     }
 
+    fn seal_deleted(&mut self) {
+        let deleted: Vec<PartitionKey> =
+            self.open.iter().filter(|(_, batch)| batch.partition.is_deleted()).map(|(key, _)| *key).collect();
+        for key in deleted {
+            self.seal(&key);
+        }
+    }
+
     /// Seals every open batch that has waited `linger`; returns the time
     /// until the next one would.
     fn seal_lingered(&mut self, linger: Duration, now: Instant) -> Option<Duration> {
@@ -301,7 +338,7 @@ impl Accumulator {
         for (key, batch) in &self.open {
             let waited = now.saturating_duration_since(batch.created);
             if waited >= linger {
-                expired.push(key.clone());
+                expired.push(*key);
             } else {
                 let left = linger - waited;
                 next = Some(next.map_or(left, |next| next.min(left)));
@@ -545,7 +582,7 @@ impl Producer {
         // every pending handle learns so instead of waiting.
         {
             let mut accumulator = self.shared.accumulator.lock();
-            let keys: Vec<PartitionKey> = accumulator.open.keys().cloned().collect();
+            let keys: Vec<PartitionKey> = accumulator.open.keys().copied().collect();
             for key in keys {
                 accumulator.seal(&key);
             }
@@ -587,18 +624,18 @@ impl Producer {
         };
         let timestamp_ms = record.timestamp_ms.unwrap_or_else(now_ms);
         let max_message_bytes = topic.config.log_config().max_message_bytes;
-        let key: PartitionKey = (Arc::clone(&topic.name), partition_id);
+        let key: PartitionKey = Arc::as_ptr(partition) as usize;
         let mut accumulator = shared.accumulator.lock();
         if accumulator.closed {
             return Err(BrokerError::Closed { what: "producer" });
         }
         let mut batch = match accumulator.open.remove(&key) {
-            Some(batch) if Arc::ptr_eq(&batch.partition, partition) => batch,
-            stale => {
-                // A batch opened before the topic was deleted and created
-                // again: it fails on its own and must not take this record
-                // with it.
-                accumulator.sealed.extend(stale);
+            Some(batch) => batch,
+            None => {
+                // Batches still open for a deleted partition (a topic
+                // deleted, perhaps created again) are sealed now, so their
+                // sends fail promptly instead of waiting out linger.ms.
+                accumulator.seal_deleted();
                 PendingBatch::new(Arc::clone(partition), max_message_bytes)
             }
         };
@@ -648,7 +685,9 @@ impl Producer {
         if over_budget {
             // Back-pressure: append in this thread rather than queue more.
             drain(shared);
-        } else if full || first {
+        } else if !seal && (full || first) {
+            // A sealing caller (a synchronous send) drains the queue itself;
+            // waking the sender too would only make them race.
             shared.sender_wake.notify_one();
         }
         Ok(handle)
@@ -670,7 +709,7 @@ fn close_shared(shared: &Arc<Shared>) -> Result<(), BrokerError> {
     }
     {
         let mut accumulator = shared.accumulator.lock();
-        let keys: Vec<PartitionKey> = accumulator.open.keys().cloned().collect();
+        let keys: Vec<PartitionKey> = accumulator.open.keys().copied().collect();
         for key in keys {
             accumulator.seal(&key);
         }

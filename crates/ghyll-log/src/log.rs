@@ -64,6 +64,12 @@ impl ReadBatches {
         self.buffer
     }
 
+    /// Takes the read buffer back for [`Log::read_into`], without moving
+    /// the batches to its front.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buffer
+    }
+
     /// Whether nothing was read (the offset was the log end).
     pub fn is_empty(&self) -> bool {
         self.as_bytes().is_empty()
@@ -470,6 +476,16 @@ impl Log {
     /// end; [`LogError::Corrupt`] if bytes changed on disk since they were
     /// written; [`LogError::Io`].
     pub fn read(&self, offset: u64, max_bytes: u32) -> Result<ReadBatches, LogError> {
+        self.read_into(offset, max_bytes, Vec::new())
+    }
+
+    /// As [`Log::read`], reading into `buffer`'s allocation (take one back
+    /// from an earlier read with [`ReadBatches::into_buffer`]), so a reader
+    /// that keeps up does not allocate per read.
+    ///
+    /// # Errors
+    /// As [`Log::read`].
+    pub fn read_into(&self, offset: u64, max_bytes: u32, buffer: Vec<u8>) -> Result<ReadBatches, LogError> {
         self.check_usable()?;
         let log_start = self.log_start_offset();
         let log_end = self.log_end_offset();
@@ -484,12 +500,15 @@ impl Log {
             }
             match segments.get(at) {
                 Some(segment) => Arc::clone(segment),
-                None => return Ok(ReadBatches { buffer: Vec::new(), from: 0, next_offset: offset }),
+                None => {
+                    let read = crate::segment::SegmentRead::empty(buffer, offset);
+                    return Ok(ReadBatches { buffer: read.buffer, from: 0, next_offset: offset });
+                }
             }
         };
         // The segment may already hold a batch whose append has not yet
         // published the log end; it is not part of the log until then.
-        let read = segment.read(offset, max_bytes, self.config.index_interval_bytes, log_end)?;
+        let read = segment.read(offset, max_bytes, self.config.index_interval_bytes, log_end, buffer)?;
         Ok(ReadBatches { buffer: read.buffer, from: read.from, next_offset: read.next_offset })
     }
 

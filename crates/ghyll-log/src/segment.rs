@@ -124,7 +124,14 @@ struct ChunkReader<'f> {
 
 impl<'f> ChunkReader<'f> {
     fn new(file: &'f File, path: &'f Path, end: u64) -> Self {
-        ChunkReader { file, path, end, buf: Vec::new(), start: 0 }
+        ChunkReader::with_buffer(file, path, end, Vec::new())
+    }
+
+    /// A reader that reads into `buf`'s allocation (its contents are
+    /// ignored).
+    fn with_buffer(file: &'f File, path: &'f Path, end: u64, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        ChunkReader { file, path, end, buf, start: 0 }
     }
 
     /// Bytes `[position, position + len)`; the caller keeps them below `end`.
@@ -165,6 +172,14 @@ pub(crate) struct SegmentRead {
     pub buffer: Vec<u8>,
     pub from: usize,
     pub next_offset: u64,
+}
+
+impl SegmentRead {
+    /// Nothing read; the buffer's allocation is handed back for reuse.
+    pub(crate) fn empty(mut buffer: Vec<u8>, offset: u64) -> SegmentRead {
+        buffer.clear();
+        SegmentRead { buffer, from: 0, next_offset: offset }
+    }
 }
 
 /// A batch header as read from a segment, or why the bytes there are not one.
@@ -599,21 +614,22 @@ impl Segment {
         max_bytes: u32,
         interval_bytes: u32,
         upper_offset: u64,
+        buffer: Vec<u8>,
     ) -> Result<SegmentRead, LogError> {
         // Index first, size second: an entry is published after the bytes
         // it points at, so the size read afterwards covers it.
         let start = self.index_floor_position(offset);
         let end = self.size();
         if start >= end {
-            return Ok(SegmentRead { buffer: Vec::new(), from: 0, next_offset: offset });
+            return Ok(SegmentRead::empty(buffer, offset));
         }
         let read_ahead = (max_bytes as usize).saturating_add(2 * interval_bytes as usize + BATCH_HEADER_BYTES);
-        let mut reader = ChunkReader::new(&self.file, &self.log_path, end);
+        let mut reader = ChunkReader::with_buffer(&self.file, &self.log_path, end, buffer);
         let Some((first, header)) = self.locate(&mut reader, offset, start)? else {
-            return Ok(SegmentRead { buffer: Vec::new(), from: 0, next_offset: offset });
+            return Ok(SegmentRead::empty(reader.buf, offset));
         };
         if header.base_offset as u64 >= upper_offset {
-            return Ok(SegmentRead { buffer: Vec::new(), from: 0, next_offset: offset });
+            return Ok(SegmentRead::empty(reader.buf, offset));
         }
         let mut stop = first + header.total_bytes() as u64;
         while stop < end {
