@@ -11,6 +11,10 @@
 //! `BatchBuilder`) to records with the same keys, values, headers and
 //! timestamps.
 
+#[path = "reseal.rs"]
+mod reseal;
+pub use reseal::reseal_batches;
+
 use ghyll_log::{Batch, BatchBuilder, BatchHeader, Batches, Header, Record, TimestampType};
 
 /// Decodes `data` every way the codec offers.
@@ -99,23 +103,5 @@ fn reencode(decoded: &[Record<'_>]) {
         assert_eq!(after.offset, i as u64);
         assert_eq!((before.timestamp, before.key, before.value), (after.timestamp, after.key, after.value));
         assert!(Iterator::eq(before.headers, after.headers), "headers of record {i} changed");
-    }
-}
-
-/// Overwrites the CRC of every batch that `bytes` holds end to end (as far
-/// as the `batchLength` fields chain), so that mutated inputs reach the
-/// record decoder instead of stopping at the CRC check.
-pub fn reseal_batches(bytes: &mut [u8]) {
-    let mut at = 0usize;
-    while bytes.len() - at >= 61 {
-        let length = i32::from_be_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
-        let Ok(length) = usize::try_from(length) else { return };
-        let end = at + 12 + length;
-        if length < 49 || end > bytes.len() {
-            return;
-        }
-        let crc = crc32c::crc32c(&bytes[at + 21..end]);
-        bytes[at + 17..at + 21].copy_from_slice(&crc.to_be_bytes());
-        at = end;
     }
 }
