@@ -487,6 +487,16 @@ fn field(bytes: &[u8], at: usize) -> Option<(Option<&[u8]>, usize)> {
     Some((Some(bytes.get(start..end)?), end))
 }
 
+impl<'a> Records<'a> {
+    /// The next record together with its raw bytes (length prefix
+    /// included), for the cleaner, which copies kept records verbatim.
+    pub(crate) fn next_with_bytes(&mut self) -> Option<Result<(Record<'a>, &'a [u8]), BatchError>> {
+        let before = self.rest;
+        let record = self.next()?;
+        Some(record.map(|record| (record, &before[..before.len() - self.rest.len()])))
+    }
+}
+
 impl<'a> Iterator for Records<'a> {
     type Item = Result<Record<'a>, BatchError>;
 
@@ -534,6 +544,21 @@ impl<'a> Iterator for Records<'a> {
 /// inside the batch, the declared count) plus that offset deltas strictly
 /// increase, without building records: the append path's validation.
 pub(crate) fn check_records(batch: &Batch<'_>) -> Result<(), BatchError> {
+    walk_records::<false>(batch).map(drop)
+}
+
+/// As [`check_records`], also returning the index of the first record with
+/// a null key, if any: the append path of a compacted log.
+pub(crate) fn check_records_keyed(batch: &Batch<'_>) -> Result<Option<u32>, BatchError> {
+    walk_records::<true>(batch)
+}
+
+/// The record walk behind [`check_records`]; with `FIND_KEYLESS` it also
+/// notes the first null key (compiled out otherwise, so the plain append
+/// path pays nothing).
+#[inline(always)]
+fn walk_records<const FIND_KEYLESS: bool>(batch: &Batch<'_>) -> Result<Option<u32>, BatchError> {
+    let mut keyless = None;
     let header = batch.header;
     let bytes = &batch.bytes[BATCH_HEADER_BYTES..];
     let last_delta = i64::from(header.last_offset_delta);
@@ -562,6 +587,9 @@ pub(crate) fn check_records(batch: &Batch<'_>) -> Result<(), BatchError> {
             return Err(corrupt("offset delta outside the batch or not increasing"));
         }
         previous_delta = delta;
+        if FIND_KEYLESS && keyless.is_none() && varint_fast(body, cursor).is_some_and(|(len, _)| len == -1) {
+            keyless = Some(index as u32);
+        }
         cursor = skip_field(body, cursor, false).ok_or_else(|| corrupt("key bytes"))?;
         cursor = skip_field(body, cursor, false).ok_or_else(|| corrupt("value bytes"))?;
         let (headers, after) = varint_fast(body, cursor).ok_or_else(|| corrupt("header count"))?;
@@ -584,7 +612,7 @@ pub(crate) fn check_records(batch: &Batch<'_>) -> Result<(), BatchError> {
             reason: "bytes remain after the last record",
         });
     }
-    Ok(())
+    Ok(keyless)
 }
 
 /// A zig-zag varint (at most `i32`'s range) at `at`, and the position after

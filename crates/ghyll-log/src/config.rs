@@ -50,7 +50,78 @@ pub struct LogConfig {
     /// checked on append and by [`Log::flush_if_due`](crate::Log::flush_if_due);
     /// `u64::MAX` (the default) leaves flushing to the OS.
     pub flush_ms: u64,
+    /// `cleanup.policy`: delete old segments, compact them, or both.
+    /// Default [`CleanupPolicy::Delete`].
+    pub cleanup_policy: CleanupPolicy,
+    /// `delete.retention.ms`: how long a tombstone (a record with a null
+    /// value) survives compaction, counted from the tombstone's own
+    /// timestamp. Default 1 day.
+    pub delete_retention_ms: u64,
+    /// `min.cleanable.dirty.ratio`, in parts per million (Kafka's 0.5 is
+    /// 500000): [`Log::needs_cleaning`](crate::Log::needs_cleaning) answers
+    /// yes once at least this share of the cleanable bytes is dirty. Stored
+    /// as an integer so that `LogConfig` stays `Eq`; [`LogConfig::set`]
+    /// takes Kafka's decimal spelling. Default 500000.
+    pub min_cleanable_dirty_ratio_ppm: u32,
+    /// `min.compaction.lag.ms`: a closed segment whose newest timestamp is
+    /// less than this old is not compacted yet (nor is any later one).
+    /// Default 0.
+    pub min_compaction_lag_ms: u64,
 }
+
+/// Kafka's `cleanup.policy`: what happens to old closed segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CleanupPolicy {
+    /// `delete`: [`Log::apply_retention`](crate::Log::apply_retention)
+    /// deletes whole segments by `retention.ms` and `retention.bytes`.
+    #[default]
+    Delete,
+    /// `compact`: [`Log::clean`](crate::Log::clean) keeps the latest record
+    /// per key; retention by time or size deletes nothing. Every appended
+    /// record must have a key.
+    Compact,
+    /// `compact,delete`: both.
+    CompactDelete,
+}
+
+impl CleanupPolicy {
+    /// Parses Kafka's spelling: `delete`, `compact`, `compact,delete` or
+    /// `delete,compact` (spaces around the comma allowed); `None` otherwise.
+    pub fn parse(value: &str) -> Option<CleanupPolicy> {
+        let mut parts: Vec<&str> = value.split(',').map(str::trim).collect();
+        parts.sort_unstable();
+        parts.dedup();
+        match parts.as_slice() {
+            ["delete"] => Some(CleanupPolicy::Delete),
+            ["compact"] => Some(CleanupPolicy::Compact),
+            ["compact", "delete"] => Some(CleanupPolicy::CompactDelete),
+            _ => None,
+        }
+    }
+
+    /// Kafka's spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CleanupPolicy::Delete => "delete",
+            CleanupPolicy::Compact => "compact",
+            CleanupPolicy::CompactDelete => "compact,delete",
+        }
+    }
+
+    /// Whether the policy includes `compact`.
+    pub fn compacts(&self) -> bool {
+        matches!(self, CleanupPolicy::Compact | CleanupPolicy::CompactDelete)
+    }
+
+    /// Whether the policy includes `delete`.
+    pub fn deletes(&self) -> bool {
+        matches!(self, CleanupPolicy::Delete | CleanupPolicy::CompactDelete)
+    }
+}
+
+/// One in parts per million.
+pub(crate) const RATIO_ONE_PPM: u32 = 1_000_000;
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -64,6 +135,10 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             flush_messages: u64::MAX,
             flush_ms: u64::MAX,
+            cleanup_policy: CleanupPolicy::Delete,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_cleanable_dirty_ratio_ppm: RATIO_ONE_PPM / 2,
+            min_compaction_lag_ms: 0,
         }
     }
 }
@@ -78,13 +153,43 @@ impl LogConfig {
     ///
     /// Names: `segment.bytes`, `segment.ms`, `retention.ms`,
     /// `retention.bytes`, `index.interval.bytes`, `segment.index.bytes`,
-    /// `max.message.bytes`, `flush.messages`, `flush.ms`. For the flush
+    /// `max.message.bytes`, `flush.messages`, `flush.ms`,
+    /// `cleanup.policy`, `delete.retention.ms`, `min.cleanable.dirty.ratio`
+    /// (a decimal in 0..=1) and `min.compaction.lag.ms`. For the flush
     /// settings, Kafka's "never" (`9223372036854775807`) is accepted.
     ///
     /// # Errors
     /// [`LogError::InvalidConfig`] for an unknown name or a value that does
     /// not parse or is out of range.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), LogError> {
+        match name {
+            "cleanup.policy" => {
+                let policy = CleanupPolicy::parse(value).ok_or_else(|| LogError::InvalidConfig {
+                    name: "cleanup.policy",
+                    value: value.to_string(),
+                    reason: "must be delete, compact or compact,delete",
+                })?;
+                self.cleanup_policy = policy;
+                return Ok(());
+            }
+            "min.cleanable.dirty.ratio" => {
+                let ratio: f64 = value.trim().parse().map_err(|_| LogError::InvalidConfig {
+                    name: "min.cleanable.dirty.ratio",
+                    value: value.to_string(),
+                    reason: "not a number",
+                })?;
+                if !(0.0..=1.0).contains(&ratio) {
+                    return Err(LogError::InvalidConfig {
+                        name: "min.cleanable.dirty.ratio",
+                        value: value.to_string(),
+                        reason: "must be 0..=1",
+                    });
+                }
+                self.min_cleanable_dirty_ratio_ppm = (ratio * f64::from(RATIO_ONE_PPM)).round() as u32;
+                return Ok(());
+            }
+            _ => {}
+        }
         let parsed: i64 = value.trim().parse().map_err(|_| LogError::InvalidConfig {
             name: static_name(name),
             value: value.to_string(),
@@ -109,6 +214,8 @@ impl LogConfig {
             "max.message.bytes" => next.max_message_bytes = as_u32("max.message.bytes")?,
             "flush.messages" => next.flush_messages = never_as_max(as_u64("flush.messages")?),
             "flush.ms" => next.flush_ms = never_as_max(as_u64("flush.ms")?),
+            "delete.retention.ms" => next.delete_retention_ms = as_u64("delete.retention.ms")?,
+            "min.compaction.lag.ms" => next.min_compaction_lag_ms = as_u64("min.compaction.lag.ms")?,
             _ => {
                 return Err(LogError::InvalidConfig {
                     name: "(unknown)",
@@ -154,6 +261,27 @@ impl LogConfig {
         if self.flush_messages == 0 {
             return invalid("flush.messages", "0".into(), "must be at least 1");
         }
+        if self.delete_retention_ms > i64::MAX as u64 {
+            return invalid(
+                "delete.retention.ms",
+                self.delete_retention_ms.to_string(),
+                "must be 0..=9223372036854775807",
+            );
+        }
+        if self.min_compaction_lag_ms > i64::MAX as u64 {
+            return invalid(
+                "min.compaction.lag.ms",
+                self.min_compaction_lag_ms.to_string(),
+                "must be 0..=9223372036854775807",
+            );
+        }
+        if self.min_cleanable_dirty_ratio_ppm > RATIO_ONE_PPM {
+            return invalid(
+                "min.cleanable.dirty.ratio",
+                format!("{}ppm", self.min_cleanable_dirty_ratio_ppm),
+                "must be 0..=1",
+            );
+        }
         Ok(())
     }
 }
@@ -168,7 +296,7 @@ fn never_as_max(value: u64) -> u64 {
 }
 
 fn static_name(name: &str) -> &'static str {
-    const NAMES: [&str; 9] = [
+    const NAMES: [&str; 11] = [
         "segment.bytes",
         "segment.ms",
         "retention.ms",
@@ -178,6 +306,8 @@ fn static_name(name: &str) -> &'static str {
         "max.message.bytes",
         "flush.messages",
         "flush.ms",
+        "delete.retention.ms",
+        "min.compaction.lag.ms",
     ];
     NAMES.iter().find(|known| **known == name).copied().unwrap_or("(unknown)")
 }
@@ -195,6 +325,10 @@ mod tests {
         assert_eq!(config.index_interval_bytes, 4096);
         assert_eq!(config.segment_index_bytes, 10_485_760);
         assert_eq!(config.max_message_bytes, 1_048_588);
+        assert_eq!(config.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(config.delete_retention_ms, 86_400_000);
+        assert_eq!(config.min_cleanable_dirty_ratio_ppm, 500_000);
+        assert_eq!(config.min_compaction_lag_ms, 0);
         config.validate().unwrap();
     }
 
@@ -213,5 +347,31 @@ mod tests {
         assert!(matches!(error, LogError::InvalidConfig { name: "segment.bytes", .. }), "{error}");
         let error = config.set("no.such.thing", "1").unwrap_err();
         assert!(error.to_string().contains("no.such.thing"), "{error}");
+    }
+
+    #[test]
+    fn compaction_settings_take_kafka_spellings() {
+        let mut config = LogConfig::default();
+        for (value, policy) in [
+            ("compact", CleanupPolicy::Compact),
+            ("delete, compact", CleanupPolicy::CompactDelete),
+            ("compact,delete", CleanupPolicy::CompactDelete),
+            ("delete", CleanupPolicy::Delete),
+        ] {
+            config.set("cleanup.policy", value).unwrap();
+            assert_eq!(config.cleanup_policy, policy, "{value}");
+        }
+        let error = config.set("cleanup.policy", "shred").unwrap_err();
+        assert!(matches!(error, LogError::InvalidConfig { name: "cleanup.policy", .. }), "{error}");
+        config.set("min.cleanable.dirty.ratio", "0.25").unwrap();
+        assert_eq!(config.min_cleanable_dirty_ratio_ppm, 250_000);
+        assert!(config.set("min.cleanable.dirty.ratio", "1.5").is_err());
+        assert!(config.set("min.cleanable.dirty.ratio", "half").is_err());
+        assert_eq!(config.min_cleanable_dirty_ratio_ppm, 250_000, "a rejected value changes nothing");
+        config.set("delete.retention.ms", "1000").unwrap();
+        config.set("min.compaction.lag.ms", "5").unwrap();
+        assert_eq!((config.delete_retention_ms, config.min_compaction_lag_ms), (1000, 5));
+        assert!(config.set("delete.retention.ms", "-1").is_err());
+        config.validate().unwrap();
     }
 }

@@ -215,6 +215,14 @@ pub enum LogError {
         /// The original error, as text.
         cause: String,
     },
+    /// A record without a key was appended to a log whose
+    /// `cleanup.policy` includes `compact` (Kafka: "Compacted topic cannot
+    /// accept message without key").
+    #[error("record {record_index} of the batch has no key; a compacted log cannot accept a record without a key")]
+    KeylessRecordInCompactedLog {
+        /// Position of the first keyless record in the batch, from 0.
+        record_index: u32,
+    },
     /// The log was closed.
     #[error("log {path} is closed")]
     Closed {

@@ -17,6 +17,10 @@
 //!   to a byte budget; [`Log::offset_for_timestamp`] searches by time.
 //! - [`Log::truncate_to`], [`Log::advance_log_start`] and
 //!   [`Log::apply_retention`] shorten the log from either end.
+//! - [`Log::clean`] compacts the closed segments of a log whose
+//!   `cleanup.policy` includes `compact` (keeping the latest record per
+//!   key, as Kafka's log cleaner does); [`Log::needs_cleaning`] tells a
+//!   background cleaner when.
 //!
 //! [`LogConfig`] accepts Kafka's topic config names (`segment.bytes`,
 //! `retention.ms`, `flush.messages`, ...). docs/format.md in the repository
@@ -48,6 +52,7 @@
 mod batch;
 mod builder;
 mod checkpoint;
+mod cleaner;
 mod config;
 mod error;
 mod index;
@@ -60,6 +65,6 @@ pub use batch::{
     BATCH_LENGTH_PREFIX_BYTES, MAGIC_V2,
 };
 pub use builder::{BatchBuilder, BATCH_BYTES_MAX_DEFAULT, BATCH_RECORDS_MAX};
-pub use config::LogConfig;
+pub use config::{CleanupPolicy, LogConfig};
 pub use error::{BatchError, Compression, LogError};
-pub use log::{AppendInfo, Log, ReadBatches, RecoveryReport, RetentionReport, TimestampOffset};
+pub use log::{AppendInfo, CleanReport, Log, ReadBatches, RecoveryReport, RetentionReport, TimestampOffset};

@@ -18,7 +18,10 @@ use crate::batch::Batches;
 use crate::checkpoint::{sync_dir, Checkpoint, CheckpointRead, CHECKPOINT_TEMP_FILE};
 use crate::config::LogConfig;
 use crate::error::{BatchError, LogError};
-use crate::segment::{validate_batch, Segment, NO_TIMESTAMP};
+use crate::segment::{validate_batch, validate_keyed_batch, Segment, NO_TIMESTAMP};
+
+mod clean;
+pub use clean::CleanReport;
 
 const LOCK_FILE: &str = ".lock";
 
@@ -100,8 +103,13 @@ pub struct RecoveryReport {
     pub bytes_truncated: u64,
     /// Segments deleted: after a corrupt one, or wholly below the log start.
     pub segments_deleted: usize,
-    /// Stray files removed (temporary checkpoints, orphaned indexes).
+    /// Stray files removed (temporary checkpoints, orphaned indexes, the
+    /// `.cleaned` files of a clean that a crash interrupted before its
+    /// commit point).
     pub stray_files_removed: usize,
+    /// A clean that a crash interrupted after its commit point was
+    /// finished: its `.swap` segments replaced the segments they cleaned.
+    pub clean_finished: bool,
     /// Log end offset after recovery.
     pub log_end_offset: u64,
 }
@@ -162,6 +170,15 @@ pub struct Log {
     failure: Mutex<Option<String>>,
     closed: AtomicBool,
     recovery: RecoveryReport,
+    /// Serialises cleans (the swap itself also takes the writer lock).
+    cleaner: Mutex<()>,
+    /// Offsets below this were compacted by the last clean of this
+    /// process; reset to the log start on open (not persisted).
+    first_dirty: AtomicU64,
+    /// Bumped by every operation that removes segments or bytes
+    /// (truncation, retention, log start), so that a clean started before
+    /// one throws its work away instead of resurrecting what was removed.
+    generation: AtomicU64,
 }
 
 fn now_ms() -> i64 {
@@ -183,10 +200,13 @@ impl Log {
     /// Recovery trusts what the checkpoint says was fsynced and closed
     /// cleanly; every segment from the one holding the recovery point on is
     /// scanned batch by batch (length bounds, magic, CRC, record bounds,
-    /// offset order), cut at the first invalid batch, and its indexes
+    /// offset order: strictly increasing, and dense from the recovery point
+    /// on, where only appends wrote; below it the cleaner leaves gaps), cut
+    /// at the first invalid batch, and its indexes
     /// rebuilt. Segments after a cut are deleted: they would leave a gap.
-    /// What recovery did is in [`Log::recovery_report`] and logged through
-    /// `tracing`.
+    /// A clean interrupted by a crash is rolled back or finished first (see
+    /// [`Log::clean`]). What recovery did is in [`Log::recovery_report`] and
+    /// logged through `tracing`.
     ///
     /// # Errors
     /// [`LogError::InvalidConfig`], [`LogError::Locked`] when another `Log`
@@ -234,6 +254,9 @@ impl Log {
             failure: Mutex::new(None),
             closed: AtomicBool::new(false),
             recovery: report,
+            cleaner: Mutex::new(()),
+            first_dirty: AtomicU64::new(log_start),
+            generation: AtomicU64::new(0),
         };
         log.active().make_active(&log.config)?;
         log.write_checkpoint(false)?;
@@ -319,7 +342,10 @@ impl Log {
     /// [`LogError::InvalidBatch`] for bytes that are not a valid batch,
     /// [`LogError::OffsetOverflow`], [`LogError::Io`] when the write fails
     /// (the partial batch is cut off again; nothing earlier is touched),
-    /// [`LogError::Failed`] / [`LogError::Closed`].
+    /// [`LogError::KeylessRecordInCompactedLog`] when `cleanup.policy`
+    /// includes `compact` and an uncompressed batch holds a record with a
+    /// null key (compressed batches cannot be looked into and are taken as
+    /// they are), [`LogError::Failed`] / [`LogError::Closed`].
     pub fn append(&self, batch: &[u8]) -> Result<AppendInfo, LogError> {
         self.check_usable()?;
         if batch.len() > self.config.max_message_bytes as usize {
@@ -328,7 +354,11 @@ impl Log {
                 max_message_bytes: self.config.max_message_bytes,
             });
         }
-        let batch = validate_batch(batch).map_err(|source| LogError::InvalidBatch { source })?;
+        let batch = if self.config.cleanup_policy.compacts() {
+            validate_keyed_batch(batch)?
+        } else {
+            validate_batch(batch).map_err(|source| LogError::InvalidBatch { source })?
+        };
         let header = *batch.header();
         if batch.len() != batch.as_bytes().len() || header.total_bytes() != batch.len() {
             unreachable!("Batch::new bounds the slice to the batch");
@@ -551,6 +581,7 @@ impl Log {
         if offset < log_start {
             return Err(LogError::OffsetOutOfRange { offset, log_start, log_end });
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let removed: Vec<Arc<Segment>> = {
             let mut segments = self.segments.write();
             // Keep the first segment even if it starts at `offset`: it is
@@ -568,6 +599,7 @@ impl Log {
         self.log_end.store(new_end, Ordering::Release);
         self.log_start.fetch_min(new_end, Ordering::AcqRel);
         self.recovery_point.fetch_min(new_end, Ordering::AcqRel);
+        self.first_dirty.fetch_min(new_end, Ordering::AcqRel);
         sync_dir(&self.dir)?;
         self.write_checkpoint(false)?;
         tracing::info!(log = %self.dir.display(), offset, new_end, "truncated log");
@@ -600,7 +632,9 @@ impl Log {
     /// Deletes closed segments past `retention.ms` (judged by their newest
     /// timestamp, or the file's modification time when they have none) or
     /// beyond `retention.bytes`, oldest first. The active segment is never
-    /// deleted.
+    /// deleted. With `cleanup.policy=compact` (without `delete`) neither
+    /// limit applies, as in Kafka: only segments wholly below the log start
+    /// are deleted.
     ///
     /// # Errors
     /// [`LogError::Io`], [`LogError::Failed`] / [`LogError::Closed`].
@@ -612,14 +646,18 @@ impl Log {
             let segments = self.segments.read();
             let mut total: u64 = segments.iter().map(|segment| segment.size()).sum();
             let mut count = 0;
+            let deletes = self.config.cleanup_policy.deletes();
             for segment in &segments[..segments.len() - 1] {
                 let newest = match segment.max_timestamp() {
                     NO_TIMESTAMP => segment.modified_ms().unwrap_or(now_ms),
                     timestamp => timestamp,
                 };
-                let expired = self.config.retention_ms >= 0 && now_ms.saturating_sub(newest) > self.config.retention_ms;
-                let oversized =
-                    self.config.retention_bytes >= 0 && total - segment.size() >= self.config.retention_bytes as u64;
+                let expired = deletes
+                    && self.config.retention_ms >= 0
+                    && now_ms.saturating_sub(newest) > self.config.retention_ms;
+                let oversized = deletes
+                    && self.config.retention_bytes >= 0
+                    && total - segment.size() >= self.config.retention_bytes as u64;
                 let below_start = segment.next_offset() <= log_start;
                 if !(expired || oversized || below_start) {
                     break;
@@ -641,6 +679,9 @@ impl Log {
     /// Drops the `count` oldest segments from the list and deletes their
     /// files; the checkpoint already records the new log start.
     fn delete_oldest(&self, count: usize) -> Result<RetentionReport, LogError> {
+        if count > 0 {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         let removed: Vec<Arc<Segment>> = self.segments.write().drain(..count).collect();
         let mut report = RetentionReport { log_start_offset: self.log_start_offset(), ..RetentionReport::default() };
         for segment in &removed {
@@ -699,6 +740,7 @@ fn recover(dir: &Path, config: &LogConfig, now: i64) -> Result<(Vec<Arc<Segment>
         }
     };
     report.clean_shutdown = checkpoint.is_some_and(|c| c.clean_shutdown);
+    clean::finish_interrupted_clean(dir, &mut report)?;
 
     let mut bases = Vec::new();
     let mut index_files = Vec::new();
@@ -728,6 +770,11 @@ fn recover(dir: &Path, config: &LogConfig, now: i64) -> Result<(Vec<Arc<Segment>
     // Segments wholly below the recovery point's segment were synced and
     // sealed; the one holding it and every later one get scanned.
     let scan_from = bases.iter().rev().find(|&&base| base <= recovery_point).copied().unwrap_or(0);
+    // Appends write dense offsets, so bytes past the recovery point (the
+    // only ones a crash can damage) must be dense; below it the cleaner
+    // may have left gaps. Without a checkpoint nothing says where appends
+    // began, and gaps are accepted everywhere, as Kafka accepts them.
+    let dense_from = checkpoint.map_or(u64::MAX, |c| c.recovery_point);
     let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len());
     let mut cut = false;
     let mut scanned = Vec::new();
@@ -751,7 +798,7 @@ fn recover(dir: &Path, config: &LogConfig, now: i64) -> Result<(Vec<Arc<Segment>
             continue;
         }
         let trust = report.clean_shutdown || base < scan_from;
-        let (segment, recovered) = Segment::open(dir, base, config, trust, now)?;
+        let (segment, recovered) = Segment::open(dir, base, config, trust, dense_from, now)?;
         if recovered.scanned {
             report.segments_scanned += 1;
             scanned.push(base);
@@ -795,7 +842,11 @@ fn recover(dir: &Path, config: &LogConfig, now: i64) -> Result<(Vec<Arc<Segment>
             }
         }
     }
-    if report.segments_deleted > 0 || report.stray_files_removed > 0 || report.bytes_truncated > 0 {
+    if report.segments_deleted > 0
+        || report.stray_files_removed > 0
+        || report.bytes_truncated > 0
+        || report.clean_finished
+    {
         sync_dir(dir)?;
     }
     report.log_end_offset = log_end;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::batch::{check_records, Batch, BatchHeader, Batches, BATCH_HEADER_BYTES};
+use crate::batch::{check_records, check_records_keyed, Batch, BatchHeader, Batches, BATCH_HEADER_BYTES};
 use crate::checkpoint::segment_path;
 use crate::config::LogConfig;
 use crate::error::{BatchError, Compression, LogError};
@@ -32,6 +32,30 @@ pub(crate) fn validate_batch(bytes: &[u8]) -> Result<Batch<'_>, BatchError> {
         check_records(&batch)?;
     }
     Ok(batch)
+}
+
+/// As [`validate_batch`] for a log whose policy compacts: every record of
+/// an uncompressed batch must have a key. A compressed batch cannot be
+/// looked into, so it is accepted as it is (as its CRC vouches for it).
+pub(crate) fn validate_keyed_batch(bytes: &[u8]) -> Result<Batch<'_>, LogError> {
+    let batch = Batch::new(bytes).map_err(|source| LogError::InvalidBatch { source })?;
+    if batch.header().compression() == Compression::None {
+        let keyless = check_records_keyed(&batch).map_err(|source| LogError::InvalidBatch { source })?;
+        if let Some(record_index) = keyless {
+            return Err(LogError::KeylessRecordInCompactedLog { record_index });
+        }
+    }
+    Ok(batch)
+}
+
+/// Whether a batch at `base`, after one that ended just below `expected`,
+/// is in order. Offsets grow strictly; inside the part of a segment written
+/// by appends since the last fsync (`expected >= dense_from`) they are also
+/// dense, so a base offset (which the CRC does not cover) that jumps
+/// forward there is damage. Below `dense_from` the cleaner may have left
+/// gaps where it removed whole batches.
+fn batch_in_order(base: u64, expected: u64, dense_from: u64) -> bool {
+    base == expected || (base > expected && expected < dense_from)
 }
 
 /// Sparse indexes plus the writer's bookkeeping for them.
@@ -263,12 +287,14 @@ impl Segment {
     /// used as they are and only the batches after the last index entry are
     /// verified; anything else scans the whole segment, validating every
     /// batch, truncating at the first invalid one and rebuilding both
-    /// indexes.
+    /// indexes. Offsets from `dense_from` on must be dense (see
+    /// [`batch_in_order`]); below it the cleaner's gaps are accepted.
     pub(crate) fn open(
         dir: &Path,
         base_offset: u64,
         config: &LogConfig,
         trust_indexes: bool,
+        dense_from: u64,
         now_ms: i64,
     ) -> Result<(Segment, SegmentRecovery), LogError> {
         let log_path = segment_path(dir, base_offset, "log");
@@ -279,12 +305,13 @@ impl Segment {
             .map_err(|error| LogError::io("open segment", &log_path, error))?;
         let file_len = file.metadata().map_err(|error| LogError::io("stat segment", &log_path, error))?.len();
         if trust_indexes {
-            if let Some(segment) = Self::open_trusted(dir, base_offset, config, &file, &log_path, file_len, now_ms)? {
+            let trusted = Self::open_trusted(dir, base_offset, config, &file, &log_path, file_len, dense_from, now_ms)?;
+            if let Some(segment) = trusted {
                 let segment = Segment { file, log_path, ..segment };
                 return Ok((segment, SegmentRecovery::default()));
             }
         }
-        Self::open_scanning(dir, base_offset, config, file, log_path, file_len, now_ms)
+        Self::open_scanning(dir, base_offset, config, file, log_path, file_len, dense_from, now_ms)
     }
 
     /// The trusted path: `None` when anything is off.
@@ -296,6 +323,7 @@ impl Segment {
         file: &File,
         log_path: &Path,
         file_len: u64,
+        dense_from: u64,
         now_ms: i64,
     ) -> Result<Option<Segment>, LogError> {
         let Some(offset) = MmapIndex::<OffsetEntry>::open_trimmed(
@@ -336,9 +364,11 @@ impl Segment {
                 return Ok(None);
             };
             let total = header.total_bytes();
-            // Offsets inside a segment are contiguous: a base offset (which
-            // the CRC does not cover) that leaves a gap or goes back is damage.
-            if header.base_offset as u64 != next_offset || !fits_segment(base_offset, &header) {
+            // A base offset (which the CRC does not cover) that goes back, or
+            // leaves a gap where appends wrote densely, is damage.
+            if !batch_in_order(header.base_offset as u64, next_offset, dense_from)
+                || !fits_segment(base_offset, &header)
+            {
                 return Ok(None);
             }
             if validate_batch(reader.get(position, total, SCAN_CHUNK_BYTES)?).is_err() {
@@ -389,6 +419,7 @@ impl Segment {
 
     /// The scanning path: validate every batch, cut the file at the first
     /// bad one, rebuild both indexes.
+    #[allow(clippy::too_many_arguments)]
     fn open_scanning(
         dir: &Path,
         base_offset: u64,
@@ -396,10 +427,11 @@ impl Segment {
         file: File,
         log_path: PathBuf,
         file_len: u64,
+        dense_from: u64,
         now_ms: i64,
     ) -> Result<(Segment, SegmentRecovery), LogError> {
         let segment = Segment::with_file(dir, base_offset, config, file, log_path, now_ms)?;
-        let (valid_len, stop) = segment.rebuild(config, file_len)?;
+        let (valid_len, stop) = segment.rebuild(config, file_len, dense_from)?;
         let mut recovery = SegmentRecovery { scanned: true, indexes_rebuilt: true, bytes_truncated: 0 };
         if let Some(stop) = stop {
             tracing::warn!(
@@ -452,7 +484,7 @@ impl Segment {
 
     /// Scans `[0, file_len)`, validating every batch and indexing it; returns
     /// the valid length and, if the scan stopped early, where and why.
-    fn rebuild(&self, config: &LogConfig, file_len: u64) -> Result<(u64, Option<ScanStop>), LogError> {
+    fn rebuild(&self, config: &LogConfig, file_len: u64, dense_from: u64) -> Result<(u64, Option<ScanStop>), LogError> {
         let mut reader = ChunkReader::new(&self.file, &self.log_path, file_len);
         let mut indexes = self.indexes.write();
         let mut position = 0u64;
@@ -470,7 +502,9 @@ impl Segment {
                     break;
                 }
             };
-            if header.base_offset as u64 != next_offset || !fits_segment(self.base_offset, &header) {
+            if !batch_in_order(header.base_offset as u64, next_offset, dense_from)
+                || !fits_segment(self.base_offset, &header)
+            {
                 let reason = format!("batch base offset {} where {next_offset} was next", header.base_offset);
                 stop = Some(ScanStop { position, reason });
                 break;
@@ -752,6 +786,30 @@ impl Segment {
         Ok(end - cut)
     }
 
+    /// Calls `f` with every batch of the segment, in order, each checked
+    /// (CRC included) on the way out: the cleaner's reads of a closed
+    /// segment.
+    pub(crate) fn for_each_batch(&self, mut f: impl FnMut(&Batch<'_>) -> Result<(), LogError>) -> Result<(), LogError> {
+        let end = self.size();
+        let mut reader = ChunkReader::new(&self.file, &self.log_path, end);
+        let mut position = 0u64;
+        while position < end {
+            let header = match header_at(&mut reader, position, SCAN_CHUNK_BYTES)? {
+                HeaderAt::Batch(header) => header,
+                HeaderAt::Torn => {
+                    let available = (end - position) as usize;
+                    return Err(self.corrupt(position, BatchError::Truncated { needed: BATCH_HEADER_BYTES, available }));
+                }
+                HeaderAt::Corrupt(error) => return Err(self.corrupt(position, error)),
+            };
+            let bytes = reader.get(position, header.total_bytes(), SCAN_CHUNK_BYTES)?;
+            let batch = Batch::new(bytes).map_err(|error| self.corrupt(position, error))?;
+            f(&batch)?;
+            position += header.total_bytes() as u64;
+        }
+        Ok(())
+    }
+
     /// Deletes the segment's three files.
     pub(crate) fn delete_files(&self, dir: &Path) -> Result<(), LogError> {
         for extension in ["log", "index", "timeindex"] {
@@ -772,6 +830,121 @@ impl Segment {
         let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
         i64::try_from(since.as_millis()).ok()
     }
+}
+
+/// Bytes a [`SegmentWriter`] gathers before writing them out.
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
+
+/// Writes a new closed segment (the cleaner's output) under temporary
+/// names, `<base>.log.<suffix>` with its `.index.<suffix>` and
+/// `.timeindex.<suffix>`, indexing it as appends would.
+///
+/// Dropping a writer without [`SegmentWriter::finish`] leaves whatever
+/// reached the files, as a crash would; the caller deletes them.
+#[derive(Debug)]
+pub(crate) struct SegmentWriter {
+    base_offset: u64,
+    log_path: PathBuf,
+    file: File,
+    buffer: Vec<u8>,
+    /// Bytes of the segment so far, written or buffered.
+    position: u64,
+    /// Offset after the last batch.
+    next_offset: u64,
+    indexes: Indexes,
+    interval_bytes: u32,
+}
+
+impl SegmentWriter {
+    pub(crate) fn create(
+        dir: &Path,
+        base_offset: u64,
+        config: &LogConfig,
+        suffix: &str,
+    ) -> Result<SegmentWriter, LogError> {
+        let log_path = segment_path(dir, base_offset, &format!("log.{suffix}"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log_path)
+            .map_err(|error| LogError::io("create segment", &log_path, error))?;
+        let index_path = segment_path(dir, base_offset, &format!("index.{suffix}"));
+        let time_path = segment_path(dir, base_offset, &format!("timeindex.{suffix}"));
+        let indexes = Indexes {
+            offset: MmapIndex::create(&index_path, config.segment_index_bytes)?,
+            time: MmapIndex::create(&time_path, config.segment_index_bytes)?,
+            bytes_since_entry: 0,
+            max_timestamp: NO_TIMESTAMP,
+            max_timestamp_offset: base_offset,
+        };
+        Ok(SegmentWriter {
+            base_offset,
+            log_path,
+            file,
+            buffer: Vec::new(),
+            position: 0,
+            next_offset: base_offset,
+            indexes,
+            interval_bytes: config.index_interval_bytes,
+        })
+    }
+
+    /// Appends one whole, valid batch described by `header`.
+    ///
+    /// # Panics
+    /// When the batch's offsets do not follow the previous batch's or do
+    /// not fit the segment: the cleaner only removes, never reorders.
+    pub(crate) fn append(&mut self, header: &BatchHeader, bytes: &[u8]) -> Result<(), LogError> {
+        assert_eq!(header.total_bytes(), bytes.len(), "a whole batch");
+        assert!(
+            header.base_offset as u64 >= self.next_offset && fits_segment(self.base_offset, header),
+            "batch at {} out of order in the segment at {}",
+            header.base_offset,
+            self.base_offset
+        );
+        self.indexes.on_batch(self.base_offset, self.position, header, self.interval_bytes);
+        self.buffer.extend_from_slice(bytes);
+        self.position += bytes.len() as u64;
+        self.next_offset = header.last_offset() as u64 + 1;
+        if self.buffer.len() >= WRITE_BUFFER_BYTES {
+            self.write_buffer()?;
+        }
+        Ok(())
+    }
+
+    fn write_buffer(&mut self) -> Result<(), LogError> {
+        self.file.write_all(&self.buffer).map_err(|error| LogError::io("write segment", &self.log_path, error))?;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Writes out the rest, seals the indexes (final time entry, trimmed,
+    /// fsynced) and fsyncs the `.log`; returns the segment's bytes.
+    pub(crate) fn finish(mut self) -> Result<u64, LogError> {
+        self.write_buffer()?;
+        self.file.sync_all().map_err(|error| LogError::io("fsync segment", &self.log_path, error))?;
+        self.indexes.maybe_append_time_entry(self.base_offset);
+        self.indexes.offset.trim()?;
+        self.indexes.time.trim()?;
+        Ok(self.position)
+    }
+}
+
+/// The offset after the last whole batch of the `.log` file at `path` (a
+/// cleaner's output being swapped in by recovery), or `base_offset` when
+/// it holds none. Stops at the first torn or invalid header.
+pub(crate) fn log_file_next_offset(path: &Path, base_offset: u64) -> Result<u64, LogError> {
+    let file = File::open(path).map_err(|error| LogError::io("open segment", path, error))?;
+    let len = file.metadata().map_err(|error| LogError::io("stat segment", path, error))?.len();
+    let mut reader = ChunkReader::new(&file, path, len);
+    let mut position = 0u64;
+    let mut next = base_offset;
+    while let HeaderAt::Batch(header) = header_at(&mut reader, position, SCAN_CHUNK_BYTES)? {
+        next = next.max(header.last_offset() as u64 + 1);
+        position += header.total_bytes() as u64;
+    }
+    Ok(next)
 }
 
 /// Whether a batch's offsets fit a segment with `segment_base`: relative
