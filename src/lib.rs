@@ -8,6 +8,8 @@
 //!   [`Consumer`]) from `ghyll-broker`;
 //! - partitioners ([`partition::Partitioner`] and the built-ins) from
 //!   `ghyll-partition`;
+//! - consumer groups (the coordinator, [`Assignor`]s, the offsets record
+//!   format) from `ghyll-group`, behind [`Consumer::subscribe`];
 //! - the segment store ([`log::Log`], Kafka's RecordBatch v2 codec) from
 //!   `ghyll-log`, for those who want a single partition log and nothing
 //!   more.
@@ -36,11 +38,19 @@
 #![forbid(unsafe_code)]
 
 pub use ghyll_broker::{
-    validate_topic_name, Acks, Broker, BrokerConfig, BrokerError, CleanupPolicy, Consumer, ConsumerConfig,
-    ConsumerRecord, ConsumerRecords, Durability, NewTopic, OffsetAndTimestamp, OffsetReset, PartitionDescription,
-    Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendHandle, TopicConfig, TopicDescription,
-    TopicPartition,
+    validate_topic_name, Acks, Assignor, Broker, BrokerConfig, BrokerError, CleanupPolicy, CompactionReport, Consumer,
+    ConsumerConfig, ConsumerGroupDescription, ConsumerRecord, ConsumerRecords, CooperativeStickyAssignor, Durability,
+    GroupListing, GroupMemberDescription, GroupPartitionLag, GroupState, MemberSubscription, NewTopic,
+    OffsetAndMetadata, OffsetAndTimestamp, OffsetReset, OffsetSpec, PartitionDescription, Producer, ProducerConfig,
+    ProducerRecord, RangeAssignor, RebalanceListener, RebalanceProtocol, RecordMetadata, RoundRobinAssignor,
+    SendHandle, TopicConfig, TopicDescription, TopicPartition, OFFSETS_TOPIC,
 };
+
+/// Consumer groups: the sans-IO coordinator, assignors and the
+/// `__consumer_offsets` record format.
+pub mod group {
+    pub use ghyll_group::*;
+}
 
 /// Partitioners: the [`Partitioner`](partition::Partitioner) trait,
 /// Kafka's murmur2 key hashing and the built-in strategies.

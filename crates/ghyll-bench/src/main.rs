@@ -11,6 +11,7 @@
 //! cargo run --release -p ghyll-bench -- produce --records 2000000 --partitions 1,8 --runs 3
 //! cargo run --release -p ghyll-bench -- consume --records 2000000 --runs 3
 //! cargo run --release -p ghyll-bench -- latency --rate 100000 --seconds 5 --runs 3
+//! cargo run --release -p ghyll-bench -- group --records 10000000 --runs 3
 //! ```
 #![forbid(unsafe_code)]
 
@@ -47,6 +48,10 @@ enum Workload {
     /// a consumer thread waits in `poll`: receive - send percentiles,
     /// against kafko's `send` and `next_with_position`.
     Latency(workloads::latency::LatencyArgs),
+    /// Consumer groups: C members of one group consume (committing every
+    /// poll) against one consumer; failover time after a member dies;
+    /// commits per second, fsynced and not.
+    Group(workloads::group::GroupArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         Workload::Produce(args) => workloads::produce::run(args),
         Workload::Consume(args) => workloads::consume::run(args),
         Workload::Latency(args) => workloads::latency::run(args),
+        Workload::Group(args) => workloads::group::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

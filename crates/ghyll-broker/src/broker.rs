@@ -14,6 +14,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::config::{validate_topic_name, BrokerConfig, TopicConfig};
 use crate::error::BrokerError;
+use crate::group::{Groups, OFFSETS_TOPIC};
 use crate::metadata::{self, TopicMeta};
 use crate::partition::{Partition, Topic};
 
@@ -104,6 +105,22 @@ pub struct TopicDescription {
     pub partitions: Vec<PartitionDescription>,
 }
 
+/// What [`Broker::compact_topic`] did, summed over the topic's partitions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompactionReport {
+    /// Closed segments rewritten.
+    pub segments_cleaned: u64,
+    /// Their bytes before.
+    pub bytes_before: u64,
+    /// And after.
+    pub bytes_after: u64,
+    /// Records dropped (superseded by a later record of the same key).
+    pub records_removed: u64,
+    /// Tombstones dropped after `delete.retention.ms`.
+    pub tombstones_removed: u64,
+}
+
 #[derive(Debug, Default)]
 struct Shutdown {
     stop: Mutex<bool>,
@@ -137,6 +154,8 @@ pub(crate) struct Inner {
     closed: AtomicBool,
     shutdown: Arc<Shutdown>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Consumer groups and their committed offsets.
+    pub(crate) groups: Groups,
 }
 
 impl Drop for Inner {
@@ -256,6 +275,17 @@ impl Broker {
             let topic = Topic::new(name, topic_config, meta.replication_factor, partitions);
             topics.insert(meta.name, Arc::new(topic));
         }
+        let mut group_config = ghyll_group::GroupConfig::default();
+        group_config.offsets_retention_ms = config.offsets_retention.as_millis() as u64;
+        group_config.session_timeout_min_ms = config.group_min_session_timeout.as_millis() as u64;
+        group_config.session_timeout_max_ms = config.group_max_session_timeout.as_millis() as u64;
+        let groups = Groups::new(group_config)?;
+        for topic in topics.values() {
+            groups.topic_changed(&topic.name, Some(topic.partition_count()));
+        }
+        if let Some(offsets) = topics.get(OFFSETS_TOPIC) {
+            groups.load(offsets.partition(0)?)?;
+        }
         let inner = Arc::new(Inner {
             config,
             lock,
@@ -264,6 +294,7 @@ impl Broker {
             closed: AtomicBool::new(false),
             shutdown: Arc::new(Shutdown::default()),
             threads: Mutex::new(Vec::new()),
+            groups,
         });
         start_background_threads(&inner)?;
         tracing::info!(data_dir = %inner.config.data_dir.display(), topics = inner.topics.read().len(), "broker open");
@@ -299,6 +330,17 @@ impl Broker {
     /// [`BrokerError::InvalidReplicationFactor`],
     /// [`BrokerError::InvalidConfig`], [`BrokerError::Io`].
     pub fn create_topic(&self, new: NewTopic) -> Result<(), BrokerError> {
+        if new.name == OFFSETS_TOPIC {
+            return Err(BrokerError::InternalTopic {
+                topic: new.name,
+                reason: "the broker creates it for consumer group commits",
+            });
+        }
+        self.create_topic_internal(new)
+    }
+
+    /// `create_topic` without the reserved-name check.
+    pub(crate) fn create_topic_internal(&self, new: NewTopic) -> Result<(), BrokerError> {
         self.check_open()?;
         validate_topic_name(&new.name)?;
         self.check_partition_count(&new.name, new.partitions)?;
@@ -333,6 +375,7 @@ impl Broker {
         metas.push(meta_of(&topic));
         metadata::store(dir, &metas)?;
         self.inner.topics.write().insert(new.name.clone(), topic);
+        self.inner.groups.topic_changed(&new.name, Some(new.partitions));
         tracing::info!(topic = %new.name, partitions = new.partitions, "created topic");
         Ok(())
     }
@@ -393,12 +436,19 @@ impl Broker {
     /// [`BrokerError::UnknownTopic`], [`BrokerError::Io`].
     pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
         self.check_open()?;
+        if name == OFFSETS_TOPIC {
+            return Err(BrokerError::InternalTopic {
+                topic: name.to_string(),
+                reason: "it holds every group's committed offsets",
+            });
+        }
         let _admin = self.inner.admin.lock();
         let topic = self.topic(name)?;
         let dir = &self.inner.config.data_dir;
         let metas: Vec<TopicMeta> = self.metas().into_iter().filter(|meta| meta.name != name).collect();
         metadata::store(dir, &metas)?;
         self.inner.topics.write().remove(name);
+        self.inner.groups.topic_changed(name, None);
         for partition in topic.partitions().iter() {
             partition.mark_deleted();
             // Producers and the background threads may still hold the
@@ -454,8 +504,40 @@ impl Broker {
         }
         metadata::store(dir, &metas)?;
         topic.set_partitions(partitions);
+        self.inner.groups.topic_changed(name, Some(total));
         tracing::info!(topic = %name, partitions = total, "added partitions");
         Ok(())
+    }
+
+    /// Compacts every partition of a compacted topic now (the
+    /// `ghyll-cleaner` thread does it every `cleaner_check_interval` when
+    /// `min.cleanable.dirty.ratio` says so), keeping the latest record per
+    /// key in closed segments; returns the totals.
+    ///
+    /// # Errors
+    /// [`BrokerError::UnknownTopic`]; [`BrokerError::InvalidConfig`] when
+    /// the topic's `cleanup.policy` does not compact; a partition's
+    /// [`BrokerError::Log`].
+    pub fn compact_topic(&self, name: &str) -> Result<CompactionReport, BrokerError> {
+        let topic = self.topic(name)?;
+        if !topic.config.cleanup_policy().compacts() {
+            return Err(BrokerError::InvalidConfig {
+                name: "cleanup.policy".into(),
+                value: topic.config.cleanup_policy().as_str().into(),
+                reason: format!("topic {name} is not compacted"),
+            });
+        }
+        let now = now_ms();
+        let mut total = CompactionReport::default();
+        for partition in topic.partitions().iter() {
+            let report = partition.log.clean(now).map_err(|error| BrokerError::log(name, partition.id, error))?;
+            total.segments_cleaned += report.segments_cleaned as u64;
+            total.bytes_before += report.bytes_before;
+            total.bytes_after += report.bytes_after;
+            total.records_removed += report.records_removed;
+            total.tombstones_removed += report.tombstones_removed;
+        }
+        Ok(total)
     }
 
     /// Flushes every partition to disk.
@@ -564,9 +646,34 @@ fn start_background_threads(inner: &Arc<Inner>) -> Result<(), BrokerError> {
             }
         }
     };
-    let tasks: [(&str, Duration, Task); 2] = [
+    let groups: Task = |inner| inner.groups.tick();
+    let cleaner: Task = |inner| {
+        let now = now_ms();
+        for partition in Broker::all_partitions(inner) {
+            if !partition.log.config().cleanup_policy.compacts() || !partition.log.needs_cleaning(now) {
+                continue;
+            }
+            match partition.log.clean(now) {
+                Ok(report) => tracing::info!(
+                    topic = %partition.topic,
+                    partition = partition.id,
+                    segments = report.segments_cleaned,
+                    bytes_before = report.bytes_before,
+                    bytes_after = report.bytes_after,
+                    records_removed = report.records_removed,
+                    "compacted"
+                ),
+                Err(error) => {
+                    tracing::error!(topic = %partition.topic, partition = partition.id, %error, "compaction failed")
+                }
+            }
+        }
+    };
+    let tasks: [(&str, Duration, Task); 4] = [
         ("ghyll-flusher", inner.config.flush_check_interval, flush),
         ("ghyll-retention", inner.config.retention_check_interval, retention),
+        ("ghyll-groups", inner.config.group_check_interval, groups),
+        ("ghyll-cleaner", inner.config.cleaner_check_interval, cleaner),
     ];
     for (name, period, task) in tasks {
         let weak = Arc::downgrade(inner);

@@ -8,44 +8,14 @@ use ghyll_log::LogConfig;
 
 use crate::error::BrokerError;
 
-/// Kafka's `cleanup.policy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CleanupPolicy {
-    /// Delete old segments by `retention.ms` / `retention.bytes` (the default).
-    Delete,
-    /// Keep the latest record per key (log compaction).
-    Compact,
-    /// Both.
-    CompactDelete,
-}
-
-impl CleanupPolicy {
-    fn parse(value: &str) -> Option<CleanupPolicy> {
-        let mut parts: Vec<&str> = value.split(',').map(str::trim).collect();
-        parts.sort_unstable();
-        parts.dedup();
-        match parts.as_slice() {
-            ["delete"] => Some(CleanupPolicy::Delete),
-            ["compact"] => Some(CleanupPolicy::Compact),
-            ["compact", "delete"] => Some(CleanupPolicy::CompactDelete),
-            _ => None,
-        }
-    }
-
-    /// Kafka's spelling.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CleanupPolicy::Delete => "delete",
-            CleanupPolicy::Compact => "compact",
-            CleanupPolicy::CompactDelete => "compact,delete",
-        }
-    }
-}
+pub use ghyll_log::CleanupPolicy;
 
 /// The per-topic configs ghyll understands, by Kafka's names.
-pub const TOPIC_CONFIG_NAMES: [&str; 10] = [
+pub const TOPIC_CONFIG_NAMES: [&str; 13] = [
     "cleanup.policy",
+    "delete.retention.ms",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
     "retention.ms",
     "retention.bytes",
     "segment.bytes",
@@ -59,17 +29,10 @@ pub const TOPIC_CONFIG_NAMES: [&str; 10] = [
 
 /// A topic's configuration: Kafka's defaults plus the overrides it was
 /// created with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TopicConfig {
     log: LogConfig,
-    cleanup_policy: CleanupPolicy,
     overrides: BTreeMap<String, String>,
-}
-
-impl Default for TopicConfig {
-    fn default() -> Self {
-        TopicConfig { log: LogConfig::default(), cleanup_policy: CleanupPolicy::Delete, overrides: BTreeMap::new() }
-    }
 }
 
 impl TopicConfig {
@@ -84,10 +47,6 @@ impl TopicConfig {
             return Err(invalid("values may not contain tabs or line breaks".into()));
         }
         match name {
-            "cleanup.policy" => {
-                self.cleanup_policy = CleanupPolicy::parse(value)
-                    .ok_or_else(|| invalid("must be delete, compact or compact,delete".into()))?;
-            }
             name if TOPIC_CONFIG_NAMES.contains(&name) => {
                 self.log.set(name, value).map_err(|error| invalid(error.to_string()))?;
             }
@@ -124,7 +83,7 @@ impl TopicConfig {
 
     /// `cleanup.policy`.
     pub fn cleanup_policy(&self) -> CleanupPolicy {
-        self.cleanup_policy
+        self.log.cleanup_policy
     }
 
     /// The explicitly set configs, by name.
@@ -137,7 +96,10 @@ impl TopicConfig {
         let log = &self.log;
         let never = |value: u64| if value == u64::MAX { i64::MAX.to_string() } else { value.to_string() };
         BTreeMap::from([
-            ("cleanup.policy", self.cleanup_policy.as_str().to_string()),
+            ("cleanup.policy", log.cleanup_policy.as_str().to_string()),
+            ("delete.retention.ms", log.delete_retention_ms.to_string()),
+            ("min.cleanable.dirty.ratio", format!("{}", f64::from(log.min_cleanable_dirty_ratio_ppm) / 1e6)),
+            ("min.compaction.lag.ms", log.min_compaction_lag_ms.to_string()),
             ("retention.ms", log.retention_ms.to_string()),
             ("retention.bytes", log.retention_bytes.to_string()),
             ("segment.bytes", log.segment_bytes.to_string()),
@@ -181,6 +143,22 @@ pub struct BrokerConfig {
     pub retention_check_interval: Duration,
     /// Most partitions one topic may have.
     pub partitions_max: u32,
+    /// How often the group timer expires members that stopped
+    /// heartbeating or polling (and offsets past retention). Default 50 ms.
+    pub group_check_interval: Duration,
+    /// `offsets.retention.minutes`: committed offsets of a group that has
+    /// been empty this long are removed. Default 7 days.
+    pub offsets_retention: Duration,
+    /// `group.min.session.timeout.ms` / `group.max.session.timeout.ms`:
+    /// the session timeouts consumers may ask for. Kafka's defaults, 6 s
+    /// and 30 minutes; in-process heartbeats are cheap, so tests and
+    /// latency-sensitive applications may lower the minimum.
+    pub group_min_session_timeout: Duration,
+    /// See `group_min_session_timeout`.
+    pub group_max_session_timeout: Duration,
+    /// How often the log cleaner looks for compacted topics to clean
+    /// (Kafka's `log.cleaner.backoff.ms`). Default 15 s.
+    pub cleaner_check_interval: Duration,
 }
 
 impl BrokerConfig {
@@ -192,6 +170,11 @@ impl BrokerConfig {
             flush_check_interval: Duration::from_millis(100),
             retention_check_interval: Duration::from_millis(300_000),
             partitions_max: 10_000,
+            group_check_interval: Duration::from_millis(50),
+            offsets_retention: Duration::from_secs(7 * 24 * 60 * 60),
+            group_min_session_timeout: Duration::from_secs(6),
+            group_max_session_timeout: Duration::from_secs(30 * 60),
+            cleaner_check_interval: Duration::from_secs(15),
         }
     }
 
@@ -217,6 +200,15 @@ impl BrokerConfig {
         }
         if self.retention_check_interval.is_zero() {
             return invalid("log.retention.check.interval.ms", "0".into(), "must be at least 1 ms");
+        }
+        if self.group_check_interval.is_zero() {
+            return invalid("group_check_interval", "0".into(), "must be at least 1 ms");
+        }
+        if self.cleaner_check_interval.is_zero() {
+            return invalid("log.cleaner.backoff.ms", "0".into(), "must be at least 1 ms");
+        }
+        if self.offsets_retention.is_zero() {
+            return invalid("offsets.retention.minutes", "0".into(), "must be positive");
         }
         if self.partitions_max == 0 {
             return invalid("partitions_max", "0".into(), "must be at least 1");

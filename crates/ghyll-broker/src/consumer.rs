@@ -3,38 +3,24 @@
 //! segment, without copying keys or values.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ghyll_log::{Batches, Headers, LogError, ReadBatches, Records};
 use parking_lot::Mutex;
 
+use ghyll_group::{Assignor, RangeAssignor};
+
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::partition::{Partition, WakeSlot};
+use crate::producer::Durability;
 
-/// A topic and partition number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// The topic.
-    pub topic: String,
-    /// The partition.
-    pub partition: u32,
-}
+mod membership;
 
-impl TopicPartition {
-    /// `topic`-`partition`.
-    pub fn new(topic: impl Into<String>, partition: u32) -> TopicPartition {
-        TopicPartition { topic: topic.into(), partition }
-    }
-}
+pub use membership::RebalanceListener;
 
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
+pub use ghyll_group::TopicPartition;
 
 /// Kafka's `auto.offset.reset`: where to start without a position, or
 /// when the position fell out of the log.
@@ -62,6 +48,36 @@ pub struct ConsumerConfig {
     /// `max.partition.fetch.bytes`: bytes read from one partition at a time
     /// (a larger first batch is still returned whole).
     pub max_partition_fetch_bytes: u32,
+    /// `group.id`: needed by [`Consumer::subscribe`] and by commits.
+    pub group_id: Option<String>,
+    /// `group.instance.id`: makes the member static, so a restarted
+    /// consumer with the same id takes its partitions back without a
+    /// rebalance (and closing does not leave the group).
+    pub group_instance_id: Option<String>,
+    /// `client.id`, shown by [`Broker::describe_group`].
+    pub client_id: String,
+    /// `enable.auto.commit`: commit the positions of records already
+    /// returned, every `auto.commit.interval.ms`, before a rebalance
+    /// revokes partitions, and on close. Default true.
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`. Default 5 s.
+    pub auto_commit_interval: Duration,
+    /// `session.timeout.ms`: a member that does not heartbeat for this long
+    /// is removed and its partitions move. Default 45 s. A consumer
+    /// heartbeats from `poll`, also while blocked in it.
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms`. Default 3 s.
+    pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms`: a member that does not call `poll` for this
+    /// long is removed. Default 5 minutes.
+    pub max_poll_interval: Duration,
+    /// `partition.assignment.strategy`: `range` (the default),
+    /// `roundrobin`, `cooperative-sticky`, or a user's [`Assignor`].
+    pub assignor: Arc<dyn Assignor>,
+    /// Whether commits return after fsync ([`Durability::Fsync`], concurrent
+    /// commits share fsyncs) or once in the kernel (the default, as a
+    /// producer's records).
+    pub commit_durability: Durability,
 }
 
 impl Default for ConsumerConfig {
@@ -70,7 +86,24 @@ impl Default for ConsumerConfig {
             auto_offset_reset: OffsetReset::Latest,
             max_poll_records: 500,
             max_partition_fetch_bytes: 1 << 20,
+            group_id: None,
+            group_instance_id: None,
+            client_id: "ghyll-consumer".into(),
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+            max_poll_interval: Duration::from_secs(300),
+            assignor: Arc::new(RangeAssignor),
+            commit_durability: Durability::Buffered,
         }
+    }
+}
+
+impl ConsumerConfig {
+    /// Default settings in consumer group `group_id`.
+    pub fn with_group(group_id: impl Into<String>) -> ConsumerConfig {
+        ConsumerConfig { group_id: Some(group_id.into()), ..ConsumerConfig::default() }
     }
 }
 
@@ -159,6 +192,10 @@ pub struct Consumer {
     /// Where the next poll starts, so no partition starves the others.
     next_partition: usize,
     pool: BufferPool,
+    /// Group membership, after [`Consumer::subscribe`].
+    membership: Option<membership::Membership>,
+    /// Set while a [`RebalanceListener`] runs.
+    in_callback: bool,
     closed: bool,
 }
 
@@ -183,6 +220,8 @@ impl Broker {
             wake: Arc::new(WakeSlot::default()),
             next_partition: 0,
             pool: BufferPool::default(),
+            membership: None,
+            in_callback: false,
             closed: false,
         })
     }
@@ -205,6 +244,23 @@ impl Consumer {
     /// on error the assignment is unchanged.
     pub fn assign(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<(), BrokerError> {
         self.check_open()?;
+        if self.membership.is_some() {
+            return Err(BrokerError::InvalidState { reason: "assign while subscribed to a group: unsubscribe first" });
+        }
+        self.assign_found(partitions)
+    }
+
+    /// The group's assignment: like `assign`, skipping partitions whose
+    /// topic is gone (the group rebalances when the coordinator hears).
+    fn set_group_assignment(&mut self, partitions: &std::collections::BTreeSet<TopicPartition>) {
+        let existing: Vec<TopicPartition> =
+            partitions.iter().filter(|tp| self.broker.partition(&tp.topic, tp.partition).is_ok()).cloned().collect();
+        if let Err(error) = self.assign_found(existing) {
+            tracing::warn!(%error, "taking the group's assignment");
+        }
+    }
+
+    fn assign_found(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<(), BrokerError> {
         let mut wanted: Vec<TopicPartition> = partitions.into_iter().collect();
         wanted.sort();
         wanted.dedup();
@@ -345,13 +401,23 @@ impl Consumer {
     /// assigned topic was deleted, a partition's [`BrokerError::Log`],
     /// [`BrokerError::Closed`].
     pub fn poll(&mut self, timeout: Duration) -> Result<ConsumerRecords, BrokerError> {
+        if self.in_callback {
+            return Err(BrokerError::InvalidState { reason: "poll called from a rebalance listener" });
+        }
         let deadline = Instant::now().checked_add(timeout);
+        self.group_poll_started();
         loop {
             self.check_open()?;
             self.wake.arm();
+            let group_wait = self.group_step()?;
             let records = self.fetch()?;
             if !records.is_empty() {
                 return Ok(records);
+            }
+            if !records.chunks.is_empty() {
+                // Positions moved over batches compaction emptied: look
+                // again at once rather than wait for new data.
+                continue;
             }
             let now = Instant::now();
             let left = match deadline {
@@ -359,7 +425,7 @@ impl Consumer {
                 Some(deadline) => deadline - now,
                 None => Duration::from_secs(3600),
             };
-            std::thread::park_timeout(left);
+            std::thread::park_timeout(group_wait.map_or(left, |wait| wait.min(left)));
         }
     }
 
@@ -395,9 +461,14 @@ impl Consumer {
         Ok(records)
     }
 
-    /// Leaves the partitions' notifiers; later calls return
-    /// [`BrokerError::Closed`]. Dropping a consumer does the same.
+    /// Leaves the group (after an auto-commit and `on_revoked`; a static
+    /// member keeps its slot until its session times out) and the
+    /// partitions' notifiers; later calls return [`BrokerError::Closed`].
+    /// Dropping a consumer does the same.
     pub fn close(&mut self) {
+        if !self.closed && self.broker.check_open().is_ok() {
+            self.leave_group(false);
+        }
         for assigned in self.assigned.drain(..) {
             assigned.partition.unregister(&self.wake);
         }
@@ -465,9 +536,7 @@ fn fetch_partition(
     // read (the log publishes its end last): hand out only what is below
     // it, and keep the rest for a later poll.
     let limit = data.read().next_offset().min(high_watermark);
-    let available = records_from(data.read(), position, limit);
-    let take = available.min(budget);
-    let end = if take == available { limit } else { position + take };
+    let (take, end) = take_records(data.read(), position, limit, budget);
     assigned.position = Some(end);
     assigned.buffered = (end < data.read().next_offset()).then(|| Arc::clone(&data));
     let chunk = Chunk {
@@ -498,14 +567,53 @@ fn resolve_position(assigned: &mut Assigned, reset: OffsetReset) -> Result<u64, 
     Ok(position)
 }
 
-/// Records in `data` at or after `position` and below `limit` (by offsets,
-/// so an upper bound where compaction left gaps).
-fn records_from(data: &ReadBatches, position: u64, limit: u64) -> u64 {
-    data.batches()
-        .filter_map(Result::ok)
-        .filter(|batch| batch.last_offset() >= position && batch.base_offset() < limit)
-        .map(|batch| batch.last_offset().min(limit - 1) - batch.base_offset().max(position) + 1)
-        .sum()
+/// Takes up to `budget` records of `data` at or after `position` and below
+/// `limit`: returns how many, and the offset after the last one taken, or
+/// `limit` when every record up to it was taken. Dense batches (every
+/// offset present) are counted from their headers; a batch compaction left
+/// gaps in is walked record by record, so the count is exact and a
+/// partial take never skips or repeats a record.
+fn take_records(data: &ReadBatches, position: u64, limit: u64, budget: u64) -> (u64, u64) {
+    let mut taken = 0;
+    for batch in data.batches().filter_map(Result::ok) {
+        if batch.last_offset() < position {
+            continue;
+        }
+        if batch.base_offset() >= limit {
+            break;
+        }
+        let header = batch.header();
+        let dense = i64::from(header.records_count) == i64::from(header.last_offset_delta) + 1;
+        match batch.records() {
+            Ok(records) if !dense => {
+                for record in records.filter_map(Result::ok) {
+                    if record.offset < position {
+                        continue;
+                    }
+                    if record.offset >= limit {
+                        break;
+                    }
+                    taken += 1;
+                    if taken == budget {
+                        return (taken, record.offset + 1);
+                    }
+                }
+            }
+            // Dense, or compressed (counted by offsets; iterating it fails
+            // with a clear error later).
+            _ => {
+                let from = batch.base_offset().max(position);
+                let to = batch.last_offset().min(limit - 1);
+                let here = to - from + 1;
+                if taken + here >= budget {
+                    let end = from + (budget - taken);
+                    return (budget, end);
+                }
+                taken += here;
+            }
+        }
+    }
+    (taken, limit)
 }
 
 /// Records from one partition within one read.
@@ -548,7 +656,7 @@ pub struct ConsumerRecord<'a> {
 }
 
 impl ConsumerRecords {
-    /// How many records (an upper bound where compaction left gaps).
+    /// How many records.
     pub fn len(&self) -> usize {
         self.count
     }

@@ -163,6 +163,34 @@ pub enum BrokerError {
         #[source]
         source: std::io::Error,
     },
+    /// A group operation without `group.id`.
+    #[error("{operation} needs a group.id in the consumer config")]
+    NoGroupId {
+        /// What was attempted.
+        operation: &'static str,
+    },
+    /// A call that the consumer's state does not allow.
+    #[error("invalid consumer state: {reason}")]
+    InvalidState {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The group coordinator refused (unknown member, stale generation,
+    /// group not empty, ...).
+    #[error("consumer group: {source}")]
+    Group {
+        /// The coordinator's error, naming the group.
+        #[source]
+        source: ghyll_group::GroupError,
+    },
+    /// An operation the internal offsets topic does not allow.
+    #[error("{topic} is an internal topic: {reason}")]
+    InternalTopic {
+        /// The topic.
+        topic: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// The broker, producer or consumer was closed.
     #[error("{what} is closed")]
     Closed {

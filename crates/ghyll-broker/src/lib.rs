@@ -27,16 +27,23 @@ mod broker;
 mod config;
 mod consumer;
 mod error;
+mod group;
 mod metadata;
 mod partition;
 mod producer;
 
-pub use broker::{Broker, NewTopic, PartitionDescription, TopicDescription};
+pub use broker::{Broker, CompactionReport, NewTopic, PartitionDescription, TopicDescription};
 pub use config::{validate_topic_name, BrokerConfig, CleanupPolicy, TopicConfig, TOPIC_CONFIG_NAMES};
 pub use consumer::{
-    Consumer, ConsumerConfig, ConsumerRecord, ConsumerRecords, OffsetAndTimestamp, OffsetReset, TopicPartition,
+    Consumer, ConsumerConfig, ConsumerRecord, ConsumerRecords, OffsetAndTimestamp, OffsetReset, RebalanceListener,
+    TopicPartition,
 };
 pub use error::BrokerError;
+pub use ghyll_group::{
+    Assignor, CooperativeStickyAssignor, GroupListing, GroupState, MemberSubscription, OffsetAndMetadata,
+    RangeAssignor, RebalanceProtocol, RoundRobinAssignor,
+};
+pub use group::{ConsumerGroupDescription, GroupMemberDescription, GroupPartitionLag, OffsetSpec, OFFSETS_TOPIC};
 pub use producer::{Acks, Durability, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendHandle};
 
 const _: () = {

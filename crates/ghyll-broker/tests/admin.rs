@@ -23,7 +23,8 @@ fn partition_dirs(dir: &Path) -> Vec<String> {
 fn produce(broker: &Broker, topic: &str, partition: u32, values: &[&str]) {
     let producer = broker.producer(Default::default()).unwrap();
     for value in values {
-        producer.send(ProducerRecord::new(topic, value.as_bytes()).partition(partition)).unwrap();
+        // Keyed, since some topics here are compacted.
+        producer.send(ProducerRecord::new(topic, value.as_bytes()).key(value.as_bytes()).partition(partition)).unwrap();
     }
     producer.close().unwrap();
 }
@@ -392,4 +393,52 @@ fn a_closed_broker_refuses_admin_calls() {
     assert!(closed(broker.describe_topic("t").map(|_| ())));
     assert!(closed(broker.producer(Default::default()).map(|_| ())));
     assert!(closed(broker.consumer(Default::default()).map(|_| ())));
+}
+
+#[test]
+fn a_compacted_topic_refuses_keyless_records_and_compacts_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::open(dir.path()).unwrap();
+    broker
+        .create_topic(NewTopic::new("state", 1).config("cleanup.policy", "compact").config("segment.bytes", "1024"))
+        .unwrap();
+    let producer = broker.producer(Default::default()).unwrap();
+    let error = producer.send(ProducerRecord::new("state", b"no key")).unwrap_err();
+    assert!(error.to_string().contains("key"), "{error}");
+    for i in 0..200u32 {
+        let key = format!("k{}", i % 5);
+        producer.send(ProducerRecord::new("state", format!("{i}").as_bytes()).key(key.as_bytes())).unwrap();
+    }
+    let before = broker.describe_topic("state").unwrap().partitions[0].clone();
+    let report = broker.compact_topic("state").unwrap();
+    let after = broker.describe_topic("state").unwrap().partitions[0].clone();
+    assert!(report.records_removed > 100, "{report:?}");
+    assert!(after.size_bytes < before.size_bytes);
+    assert_eq!(after.log_end_offset, 200, "offsets are kept");
+    // Consumers step over the gaps: small polls return exactly the
+    // surviving records, each once, in offset order.
+    let survivors = |max_poll_records: usize| {
+        let mut config = ghyll_broker::ConsumerConfig::default();
+        config.auto_offset_reset = ghyll_broker::OffsetReset::Earliest;
+        config.max_poll_records = max_poll_records;
+        let mut consumer = broker.consumer(config).unwrap();
+        consumer.assign([ghyll_broker::TopicPartition::new("state", 0)]).unwrap();
+        let mut offsets = Vec::new();
+        loop {
+            let records = consumer.poll(std::time::Duration::from_millis(100)).unwrap();
+            if records.is_empty() {
+                break;
+            }
+            assert_eq!(records.iter().count(), records.len());
+            offsets.extend(records.iter().map(|r| r.unwrap().offset));
+        }
+        offsets
+    };
+    let all = survivors(10_000);
+    assert!(all.len() < 200 && all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
+    assert_eq!(survivors(3), all);
+    assert_eq!(survivors(1), all);
+    assert!(matches!(broker.compact_topic("missing"), Err(BrokerError::UnknownTopic { .. })));
+    broker.create_topic(NewTopic::new("plain", 1)).unwrap();
+    assert!(matches!(broker.compact_topic("plain"), Err(BrokerError::InvalidConfig { .. })));
 }

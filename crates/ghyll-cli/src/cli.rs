@@ -29,8 +29,52 @@ pub(crate) enum Command {
     Produce(ProduceArgs),
     /// Print records of a topic (kafka-console-consumer, kcat -C).
     Consume(ConsumeArgs),
+    /// List, describe, reset and delete consumer groups (kafka-consumer-groups).
+    #[command(subcommand)]
+    Groups(GroupsCommand),
     /// Print the batches of a segment file (kafka-dump-log); opens no broker.
     DumpLog(DumpLogArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupsCommand {
+    /// List group ids, one per line.
+    List,
+    /// Describe a group: state, members, and per partition the committed
+    /// offset, log end offset and lag.
+    Describe {
+        /// The group.
+        group: String,
+    },
+    /// Move an empty group's committed offsets for every partition of a topic.
+    ResetOffsets(ResetOffsetsArgs),
+    /// Delete an empty group and its committed offsets.
+    Delete {
+        /// The group.
+        group: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["to_earliest", "to_latest", "to_offset", "to_datetime"])))]
+pub(crate) struct ResetOffsetsArgs {
+    /// The group.
+    pub(crate) group: String,
+    /// The topic whose partitions move.
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) topic: String,
+    /// Each partition's first offset.
+    #[arg(long)]
+    pub(crate) to_earliest: bool,
+    /// Each partition's log end.
+    #[arg(long)]
+    pub(crate) to_latest: bool,
+    /// This offset (clamped into each partition's log).
+    #[arg(long, value_name = "N")]
+    pub(crate) to_offset: Option<u64>,
+    /// The first record at or after this time, in milliseconds since the epoch.
+    #[arg(long, value_name = "MS")]
+    pub(crate) to_datetime: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,8 +145,12 @@ pub(crate) struct ConsumeArgs {
     #[arg(long, conflicts_with = "offset")]
     pub(crate) from_beginning: bool,
     /// Read only this partition.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "group")]
     pub(crate) partition: Option<u32>,
+    /// Consume as a member of this consumer group: start from the group's
+    /// committed offsets and commit after every poll.
+    #[arg(long, value_name = "GROUP")]
+    pub(crate) group: Option<String>,
     /// Start at this offset (needs --partition).
     #[arg(long, value_name = "N", requires = "partition")]
     pub(crate) offset: Option<u64>,

@@ -4,7 +4,8 @@
 //! - `ghyll produce TOPIC` — kafka-console-producer: one record per line of
 //!   standard input, keyed with `--key-separator`.
 //! - `ghyll consume TOPIC` — kafka-console-consumer, printing with kcat's
-//!   `--format` tokens.
+//!   `--format` tokens; `--group G` consumes as a group member.
+//! - `ghyll groups list|describe|reset-offsets|delete` — kafka-consumer-groups.
 //! - `ghyll dump-log SEGMENT.log` — kafka-dump-log: reads a segment file
 //!   directly, without a broker.
 //!
@@ -25,6 +26,7 @@ mod consume;
 mod dump_log;
 mod error;
 mod format;
+mod groups;
 mod logging;
 mod produce;
 mod topics;
@@ -88,6 +90,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Topics(command) => topics::run(&broker, command, &mut out),
         Command::Produce(args) => produce::run(&broker, args, &mut io::stdin().lock()),
         Command::Consume(args) => consume::run(&broker, args, &mut out),
+        Command::Groups(command) => groups::run(&broker, command, &mut out),
         Command::DumpLog(_) => unreachable!("dump-log returned above"),
     };
     let flushed = out.flush().map_err(CliError::Stdout);

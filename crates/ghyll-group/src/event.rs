@@ -58,6 +58,20 @@ pub enum GroupEvent {
     },
 }
 
+impl GroupEvent {
+    /// The group the event is about.
+    pub fn group(&self) -> &str {
+        match self {
+            GroupEvent::MemberJoined { group, .. }
+            | GroupEvent::MemberRemoved { group, .. }
+            | GroupEvent::RebalanceStarted { group, .. }
+            | GroupEvent::AssignmentReady { group, .. }
+            | GroupEvent::Stable { group, .. }
+            | GroupEvent::Empty { group, .. } => group,
+        }
+    }
+}
+
 /// Why a member was removed from its group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -2,6 +2,7 @@
 //! struct) and a `run` function that prints its table and JSON line.
 
 pub(crate) mod consume;
+pub(crate) mod group;
 pub(crate) mod latency;
 pub(crate) mod log;
 pub(crate) mod produce;
