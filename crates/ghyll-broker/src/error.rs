@@ -183,6 +183,14 @@ pub enum BrokerError {
         #[source]
         source: ghyll_group::GroupError,
     },
+    /// A durable commit shared a write and fsync with other commits, and
+    /// that write or fsync failed.
+    #[error("commit failed: {source}")]
+    CommitFailed {
+        /// The shared write's or fsync's error.
+        #[source]
+        source: std::sync::Arc<BrokerError>,
+    },
     /// An operation the internal offsets topic does not allow.
     #[error("{topic} is an internal topic: {reason}")]
     InternalTopic {

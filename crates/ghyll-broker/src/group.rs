@@ -3,13 +3,13 @@
 //! `__consumer_offsets`, the wake-ups that tell blocked consumers a
 //! rebalance started, and the group admin calls.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ghyll_group::{GroupConfig, GroupCoordinator, GroupError, GroupEvent, OffsetAndMetadata, OffsetRecord};
 use ghyll_log::{BatchBuilder, BatchError, LogError};
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::broker::{Broker, NewTopic};
 use crate::consumer::TopicPartition;
@@ -56,6 +56,28 @@ pub(crate) struct Groups {
     clock: GroupClock,
     /// `__consumer_offsets-0`, once it exists (made by the first commit).
     offsets: Mutex<Option<Arc<Partition>>>,
+    /// Durable commits waiting for the leader's write and fsync.
+    durable: Mutex<DurableQueue>,
+    durable_done: Condvar,
+}
+
+/// Failed durable group commits remembered for their waiters.
+const FAILURES_KEPT: usize = 64;
+
+/// The group-commit queue of durable commits.
+#[derive(Debug, Default)]
+struct DurableQueue {
+    /// Records of the commits after `done_ticket`, not yet taken by a
+    /// leader.
+    pending: Vec<OffsetRecord>,
+    /// The ticket of the latest commit queued.
+    next_ticket: u64,
+    /// Every commit up to this ticket is written and fsynced (or failed).
+    done_ticket: u64,
+    /// A committer is writing and fsyncing.
+    leading: bool,
+    /// Ticket ranges whose write or fsync failed, with the error.
+    failures: VecDeque<(u64, u64, Arc<BrokerError>)>,
 }
 
 impl Groups {
@@ -65,6 +87,8 @@ impl Groups {
             state: Mutex::new(GroupsState { coordinator, waiters: HashMap::new() }),
             clock: GroupClock::new(),
             offsets: Mutex::new(None),
+            durable: Mutex::new(DurableQueue::default()),
+            durable_done: Condvar::new(),
         })
     }
 
@@ -203,8 +227,25 @@ impl Groups {
         records: &[OffsetRecord],
         durability: Durability,
     ) -> Result<(), BrokerError> {
+        match durability {
+            Durability::Buffered => self.append_and_apply(partition, records, Durability::Buffered),
+            Durability::Fsync => self.persist_durable(partition, records),
+        }
+    }
+
+    /// Appends `records` in as few batches as `max.message.bytes` allows,
+    /// fsyncs with [`Durability::Fsync`], then applies each at its offset.
+    fn append_and_apply(
+        &self,
+        partition: &Partition,
+        records: &[OffsetRecord],
+        durability: Durability,
+    ) -> Result<(), BrokerError> {
         let now = crate::broker::now_ms();
         let max_bytes = partition.log.config().max_message_bytes as usize;
+        let invalid =
+            |error: BatchError| BrokerError::InvalidRecord { topic: OFFSETS_TOPIC.into(), reason: error.to_string() };
+        let mut appended_batches = Vec::new();
         let mut start = 0;
         while start < records.len() {
             let mut builder = BatchBuilder::with_bytes_max(max_bytes);
@@ -215,28 +256,64 @@ impl Groups {
                 match builder.push(now, Some(&key), value.as_deref(), &[]) {
                     Ok(()) => end += 1,
                     Err(BatchError::TooLarge { .. }) if !builder.is_empty() => break,
-                    Err(error) => {
-                        return Err(BrokerError::InvalidRecord {
-                            topic: OFFSETS_TOPIC.into(),
-                            reason: error.to_string(),
-                        })
-                    }
+                    Err(error) => return Err(invalid(error)),
                 }
             }
-            let bytes = builder.finish().map_err(|error| BrokerError::InvalidRecord {
-                topic: OFFSETS_TOPIC.into(),
-                reason: error.to_string(),
-            })?;
-            let appended = match durability {
-                Durability::Buffered => partition.log.append(&bytes),
-                Durability::Fsync => partition.log.append_durable(&bytes),
-            }
-            .map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
-            partition.notify();
-            self.state.lock().coordinator.complete_commit(&records[start..end], appended.first_offset);
+            let bytes = builder.finish().map_err(invalid)?;
+            let appended = partition.log.append(&bytes).map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
+            appended_batches.push((start..end, appended.first_offset));
             start = end;
         }
+        if durability == Durability::Fsync {
+            partition.log.flush().map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
+        }
+        partition.notify();
+        let mut state = self.state.lock();
+        for (range, first_offset) in appended_batches {
+            for (index, record) in records[range].iter().enumerate() {
+                state.coordinator.complete_commit(std::slice::from_ref(record), first_offset + index as u64);
+            }
+        }
         Ok(())
+    }
+
+    /// Group commit for durable commits: committers queue their records;
+    /// one of them (the leader) appends everything queued as one write and
+    /// fsyncs once, while the others wait. Concurrent committers share the
+    /// write and the fsync, and no appender touches a page an fsync is
+    /// writing back (which the kernel may make it wait for).
+    fn persist_durable(&self, partition: &Partition, records: &[OffsetRecord]) -> Result<(), BrokerError> {
+        let mut queue = self.durable.lock();
+        queue.pending.extend_from_slice(records);
+        queue.next_ticket += 1;
+        let ticket = queue.next_ticket;
+        loop {
+            if queue.done_ticket >= ticket {
+                return match queue.failures.iter().find(|(first, last, _)| (*first..=*last).contains(&ticket)) {
+                    Some((_, _, error)) => Err(BrokerError::CommitFailed { source: Arc::clone(error) }),
+                    None => Ok(()),
+                };
+            }
+            if !queue.leading {
+                queue.leading = true;
+                let batch = std::mem::take(&mut queue.pending);
+                let (first, last) = (queue.done_ticket + 1, queue.next_ticket);
+                drop(queue);
+                let result = self.append_and_apply(partition, &batch, Durability::Fsync);
+                queue = self.durable.lock();
+                queue.leading = false;
+                queue.done_ticket = last;
+                if let Err(error) = result {
+                    if queue.failures.len() == FAILURES_KEPT {
+                        queue.failures.pop_front();
+                    }
+                    queue.failures.push_back((first, last, Arc::new(error)));
+                }
+                self.durable_done.notify_all();
+                continue;
+            }
+            self.durable_done.wait(&mut queue);
+        }
     }
 
     /// `__consumer_offsets-0`, created (compacted, one partition) on first

@@ -419,3 +419,53 @@ fn auto_commit_commits_on_close_and_the_next_member_resumes() {
     let first = next.poll(Duration::from_secs(5)).unwrap().iter().next().unwrap().unwrap().offset;
     assert_eq!(first, 20);
 }
+
+#[test]
+fn concurrent_durable_commits_all_land_in_the_offsets_log() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let broker = open(dir.path());
+        broker.create_topic(NewTopic::new("t", 8)).unwrap();
+        let threads: Vec<_> = (0..8u32)
+            .map(|thread| {
+                let broker = broker.clone();
+                thread::spawn(move || {
+                    let mut config = ConsumerConfig::with_group(format!("g{thread}"));
+                    config.commit_durability = ghyll_broker::Durability::Fsync;
+                    let mut consumer = broker.consumer(config).unwrap();
+                    for offset in 1..=50u64 {
+                        let tp = TopicPartition::new("t", thread);
+                        consumer.commit_offsets(&BTreeMap::from([(tp, OffsetAndMetadata::new(offset))])).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Not closed: whatever is there, each commit put there itself.
+        std::mem::forget(broker);
+    }
+    // (The forgotten broker still holds the directory lock in this process;
+    // the commits are on disk, so read them through a fresh log instead.)
+    let log_dir = dir.path().join(format!("{OFFSETS_TOPIC}-0"));
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&log_dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != ".lock" {
+            std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let log = ghyll_log::Log::open(copy.path(), ghyll_log::LogConfig::default()).unwrap();
+    let mut last: BTreeMap<String, u64> = BTreeMap::new();
+    let read = log.read(0, 1 << 24).unwrap();
+    for batch in read.batches() {
+        for record in batch.unwrap().records().unwrap() {
+            let record = record.unwrap();
+            let decoded = ghyll_group::OffsetRecord::decode(record.key.unwrap(), record.value).unwrap().unwrap();
+            last.insert(decoded.group, decoded.value.unwrap().offset);
+        }
+    }
+    assert_eq!(last.len(), 8);
+    assert!(last.values().all(|&offset| offset == 50), "{last:?}");
+}

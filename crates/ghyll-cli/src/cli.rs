@@ -141,7 +141,8 @@ pub(crate) struct ProduceArgs {
 pub(crate) struct ConsumeArgs {
     /// The topic.
     pub(crate) topic: String,
-    /// Start at the first offset of each partition instead of its end.
+    /// Start at the first offset of each partition instead of its end
+    /// (with --group: only where the group has no committed offset).
     #[arg(long, conflicts_with = "offset")]
     pub(crate) from_beginning: bool,
     /// Read only this partition.

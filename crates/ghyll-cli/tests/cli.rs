@@ -600,3 +600,47 @@ fn help_and_version_go_to_stdout() {
     }
     assert!(ghyll.ok(&["--version"], b"").starts_with("ghyll "));
 }
+
+#[test]
+fn consume_with_a_group_commits_and_groups_describe_reset_delete() {
+    let ghyll = Ghyll::new();
+    ghyll.ok(&["topics", "create", "orders", "--partitions", "2"], b"");
+    ghyll.ok(&["produce", "orders", "--partitioner", "round-robin"], lines_of(10, |i| format!("o{i}")).as_bytes());
+    // The first group member reads 4 records and commits exactly those.
+    let out = ghyll.ok(&["consume", "orders", "--group", "billing", "--from-beginning", "--max-messages", "4"], b"");
+    assert_eq!(out.lines().count(), 4);
+    assert_eq!(ghyll.ok(&["groups", "list"], b""), "billing\n");
+    let describe = ghyll.ok(&["groups", "describe", "billing"], b"");
+    let mut lines = describe.lines();
+    assert!(lines.next().unwrap().starts_with("Group: billing\tState: Empty"), "{describe}");
+    assert_eq!(
+        lines.next().unwrap(),
+        "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID\tCLIENT-ID"
+    );
+    // One poll returned partition 0's five records; four were printed and
+    // committed. Partition 1 has no commit yet, so it is not listed.
+    assert_eq!(lines.collect::<Vec<_>>(), ["billing\torders\t0\t4\t5\t1\t-\t-"], "{describe}");
+    // The next run of the group resumes after them; --from-beginning only
+    // applies where the group has no commit (Kafka's auto.offset.reset).
+    let out = ghyll.ok(&["consume", "orders", "--group", "billing", "--from-beginning", "--timeout-ms", "500"], b"");
+    assert_eq!(out.lines().count(), 6, "{out}");
+    let describe = ghyll.ok(&["groups", "describe", "billing"], b"");
+    assert!(describe.lines().skip(2).all(|line| line.split('\t').nth(5) == Some("0")), "{describe}");
+    // Reset to the beginning, read everything again.
+    let reset = ghyll.ok(&["groups", "reset-offsets", "billing", "--topic", "orders", "--to-earliest"], b"");
+    assert_eq!(reset, "GROUP\tTOPIC\tPARTITION\tNEW-OFFSET\nbilling\torders\t0\t0\nbilling\torders\t1\t0\n");
+    let out = ghyll.ok(&["consume", "orders", "--group", "billing", "--timeout-ms", "500"], b"");
+    assert_eq!(out.lines().count(), 10);
+    ghyll.ok(&["groups", "reset-offsets", "billing", "--topic", "orders", "--to-offset", "3"], b"");
+    let out = ghyll.ok(&["consume", "orders", "--group", "billing", "--timeout-ms", "500"], b"");
+    assert_eq!(out.lines().count(), 4, "two partitions of five, from offset 3");
+    assert_eq!(
+        ghyll.ok(&["groups", "delete", "billing"], b""),
+        "Deletion of requested consumer groups ('billing') was successful.\n"
+    );
+    assert_eq!(ghyll.ok(&["groups", "list"], b""), "");
+    let error = ghyll.fails(&["groups", "describe", "billing"], b"", 1);
+    assert!(error.contains("billing"), "{error}");
+    let error = ghyll.fails(&["groups", "reset-offsets", "billing", "--topic", "orders"], b"", 2);
+    assert!(error.contains("--to-earliest"), "{error}");
+}
