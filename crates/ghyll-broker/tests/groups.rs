@@ -237,8 +237,9 @@ fn a_member_removed_for_missed_heartbeats_is_fenced() {
     broker.create_topic(NewTopic::new("t", 2)).unwrap();
     let mut config = quick(group_config("g"));
     config.enable_auto_commit = false;
+    let lost: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut stale = broker.consumer(config.clone()).unwrap();
-    stale.subscribe(["t"]).unwrap();
+    stale.subscribe_with_listener(["t"], LostRecorder { lost: Arc::clone(&lost) }).unwrap();
     poll_until(std::slice::from_mut(&mut stale), |c| owned_partitions(&c[0]).len() == 2);
     let mut other = broker.consumer(config).unwrap();
     other.subscribe(["t"]).unwrap();
@@ -252,6 +253,21 @@ fn a_member_removed_for_missed_heartbeats_is_fenced() {
     let error =
         stale.commit_offsets(&BTreeMap::from([(TopicPartition::new("t", 0), OffsetAndMetadata::new(1))])).unwrap_err();
     assert!(matches!(error, BrokerError::Group { .. }), "{error}");
+    // When it polls again it hears its partitions were lost, rejoins, and
+    // the two share the topic.
+    let mut both = vec![stale, other];
+    poll_until(&mut both, |c| c.iter().all(|c| owned_partitions(c).len() == 1));
+    assert_eq!(lost.lock().unwrap().as_slice(), ["lost 2"]);
+}
+
+struct LostRecorder {
+    lost: Arc<Mutex<Vec<String>>>,
+}
+
+impl RebalanceListener for LostRecorder {
+    fn on_lost(&mut self, _consumer: &mut Consumer, partitions: &[TopicPartition]) {
+        self.lost.lock().unwrap().push(format!("lost {}", partitions.len()));
+    }
 }
 
 #[derive(Default)]
@@ -468,4 +484,27 @@ fn concurrent_durable_commits_all_land_in_the_offsets_log() {
     }
     assert_eq!(last.len(), 8);
     assert!(last.values().all(|&offset| offset == 50), "{last:?}");
+}
+
+#[test]
+fn offsets_of_a_group_empty_past_retention_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = BrokerConfig::new(dir.path());
+    config.offsets_retention = Duration::from_millis(200);
+    let broker = Broker::open_with(config.clone()).unwrap();
+    broker.create_topic(NewTopic::new("t", 1)).unwrap();
+    let mut consumer = broker.consumer(group_config("g")).unwrap();
+    consumer.commit_offsets(&BTreeMap::from([(TopicPartition::new("t", 0), OffsetAndMetadata::new(5))])).unwrap();
+    assert_eq!(broker.list_groups().len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !broker.list_groups().is_empty() {
+        assert!(Instant::now() < deadline, "offsets never expired");
+        thread::sleep(Duration::from_millis(20));
+    }
+    drop(consumer);
+    broker.close().unwrap();
+    // The removal is in __consumer_offsets too: gone after a restart.
+    let broker = Broker::open_with(config).unwrap();
+    assert!(broker.list_groups().is_empty());
+    assert_eq!(broker.consumer(group_config("g")).unwrap().committed(&TopicPartition::new("t", 0)).unwrap(), None);
 }

@@ -72,6 +72,8 @@ pub(crate) struct GroupArgs {
 #[derive(Debug, Clone, Copy)]
 struct RunResult {
     single_rps: f64,
+    /// min(consumers, cores) plain consumers in parallel, no group.
+    parallel_rps: f64,
     group_rps: f64,
     failover: Duration,
     commits_buffered_per_s: f64,
@@ -110,6 +112,7 @@ fn run_once(args: &GroupArgs, base_dir: &Path, pool: &ValuePool) -> Result<RunRe
     broker.create_topic(NewTopic::new(TOPIC, args.partitions)).context(|| "creating the topic")?;
     fill(&broker, pool)?;
     let single = consume_single(&broker, args)?;
+    let parallel = consume_plain_parallel(&broker, args, args.consumers.min(cores()))?;
     let group = consume_group(&broker, args)?;
     let failover = failover(&broker, args)?;
     let buffered = commit_rate(&broker, args.commits, 1, Durability::Buffered)?;
@@ -119,6 +122,7 @@ fn run_once(args: &GroupArgs, base_dir: &Path, pool: &ValuePool) -> Result<RunRe
     broker.close().context(|| "closing the broker")?;
     Ok(RunResult {
         single_rps: args.records as f64 / single.as_secs_f64(),
+        parallel_rps: args.records as f64 / parallel.as_secs_f64(),
         group_rps: args.records as f64 / group.as_secs_f64(),
         failover,
         commits_buffered_per_s: buffered,
@@ -152,19 +156,63 @@ fn consume_single(broker: &Broker, args: &GroupArgs) -> Result<Duration, BenchEr
     let mut consumer = broker.consumer(consumer_config(args, None)).context(|| "creating a consumer")?;
     let partitions: Vec<TopicPartition> = (0..args.partitions).map(|p| TopicPartition::new(TOPIC, p)).collect();
     consumer.assign(partitions).context(|| "assigning")?;
+    let mut tally = Tally::new(args.partitions);
     let started = Instant::now();
-    let mut seen = 0;
-    while seen < args.records {
+    while tally.records < args.records {
         let records = consumer.poll(Duration::from_secs(5)).context(|| "single consumer poll")?;
         if records.is_empty() {
-            return Err(BenchError::new(format!("single consumer stalled after {seen} records")));
+            return Err(BenchError::new(format!("single consumer stalled after {} records", tally.records)));
         }
-        for record in records.iter() {
-            record.context(|| "single consumer record")?;
-            seen += 1;
-        }
+        tally.visit(&records)?;
     }
-    Ok(started.elapsed())
+    let elapsed = started.elapsed();
+    Tally::check_exactly_once(std::slice::from_ref(&tally), args.records)?;
+    Ok(elapsed)
+}
+
+/// `threads` plain consumers (no group) on their own threads, the
+/// partitions dealt out by hand: what this machine gives consumers in
+/// parallel, without any group work.
+fn consume_plain_parallel(broker: &Broker, args: &GroupArgs, threads: u32) -> Result<Duration, BenchError> {
+    let barrier = Arc::new(Barrier::new(threads as usize + 1));
+    let mut handles = Vec::new();
+    for thread in 0..threads {
+        let broker = broker.clone();
+        let barrier = Arc::clone(&barrier);
+        let config = consumer_config(args, None);
+        let mine: Vec<TopicPartition> =
+            (0..args.partitions).filter(|p| p % threads == thread).map(|p| TopicPartition::new(TOPIC, p)).collect();
+        let partitions = args.partitions;
+        let expected: u64 = (0..args.partitions)
+            .filter(|p| p % threads == thread)
+            .map(|p| {
+                args.records / u64::from(partitions) + u64::from(u64::from(p) < args.records % u64::from(partitions))
+            })
+            .sum();
+        handles.push(std::thread::spawn(move || -> Result<Tally, BenchError> {
+            let mut consumer = broker.consumer(config).context(|| "creating a consumer")?;
+            consumer.assign(mine).context(|| "assigning")?;
+            let mut tally = Tally::new(partitions);
+            barrier.wait();
+            while tally.records < expected {
+                let records = consumer.poll(Duration::from_secs(5)).context(|| "parallel consumer poll")?;
+                if records.is_empty() {
+                    return Err(BenchError::new(format!("a parallel consumer stalled after {}", tally.records)));
+                }
+                tally.visit(&records)?;
+            }
+            Ok(tally)
+        }));
+    }
+    barrier.wait();
+    let started = Instant::now();
+    let mut tallies = Vec::new();
+    for handle in handles {
+        tallies.push(handle.join().map_err(|_| BenchError::new("a parallel consumer panicked"))??);
+    }
+    let elapsed = started.elapsed();
+    Tally::check_exactly_once(&tallies, args.records)?;
+    Ok(elapsed)
 }
 
 /// `consumers` members of one group on their own threads, committing
@@ -180,51 +228,91 @@ fn consume_group(broker: &Broker, args: &GroupArgs) -> Result<Duration, BenchErr
         let mut config = consumer_config(args, Some(GROUP));
         config.client_id = format!("bench-{member}");
         let records = args.records;
-        threads.push(std::thread::spawn(move || -> Result<BTreeMap<u32, (u64, u64)>, BenchError> {
+        let partitions = args.partitions;
+        threads.push(std::thread::spawn(move || -> Result<Tally, BenchError> {
             let mut consumer = broker.consumer(config).context(|| "creating a group consumer")?;
             consumer.subscribe([TOPIC]).context(|| "subscribing")?;
             barrier.wait();
-            // partition -> (next offset expected, records read)
-            let mut read: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+            let mut tally = Tally::new(partitions);
             while total.load(Ordering::Acquire) < records {
                 let polled = consumer.poll(Duration::from_millis(100)).context(|| "group poll")?;
-                let mut count = 0;
-                for record in polled.iter() {
-                    let record = record.context(|| "group record")?;
-                    let entry = read.entry(record.partition).or_insert((record.offset, 0));
-                    if record.offset < entry.0 {
-                        return Err(BenchError::new(format!(
-                            "partition {} offset {} read again (next was {})",
-                            record.partition, record.offset, entry.0
-                        )));
-                    }
-                    *entry = (record.offset + 1, entry.1 + 1);
-                    count += 1;
-                }
+                let count = tally.visit(&polled)?;
                 if count > 0 {
                     consumer.commit().context(|| "committing")?;
                     total.fetch_add(count, Ordering::AcqRel);
                 }
             }
             consumer.close();
-            Ok(read)
+            Ok(tally)
         }));
     }
     barrier.wait();
     let started = Instant::now();
-    let mut per_partition: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut tallies = Vec::new();
     for thread in threads {
-        let read = thread.join().map_err(|_| BenchError::new("a group consumer panicked"))??;
-        for (partition, (_, count)) in read {
-            *per_partition.entry(partition).or_default() += count;
-        }
+        tallies.push(thread.join().map_err(|_| BenchError::new("a group consumer panicked"))??);
     }
     let elapsed = started.elapsed();
-    let read: u64 = per_partition.values().sum();
-    if read != args.records {
-        return Err(BenchError::new(format!("the group read {read} records of {}", args.records)));
-    }
+    Tally::check_exactly_once(&tallies, args.records)?;
     Ok(elapsed)
+}
+
+/// What one consumer visited: per partition the offset ranges it read,
+/// and totals. Every reader does the same work per record.
+#[derive(Debug)]
+struct Tally {
+    /// Per partition: ranges `[start, end)` read, the last one open.
+    ranges: Vec<Vec<(u64, u64)>>,
+    records: u64,
+    value_bytes: u64,
+}
+
+impl Tally {
+    fn new(partitions: u32) -> Tally {
+        Tally { ranges: vec![Vec::new(); partitions as usize], records: 0, value_bytes: 0 }
+    }
+
+    /// Visits every record, extending its partition's current range (a
+    /// record that does not follow it starts a new one); returns how many.
+    fn visit(&mut self, records: &ghyll_broker::ConsumerRecords) -> Result<u64, BenchError> {
+        let before = self.records;
+        for record in records.iter() {
+            let record = record.context(|| "a consumed record")?;
+            let ranges = &mut self.ranges[record.partition as usize];
+            match ranges.last_mut() {
+                Some(last) if last.1 == record.offset => last.1 += 1,
+                _ => ranges.push((record.offset, record.offset + 1)),
+            }
+            self.records += 1;
+            self.value_bytes += record.value.map_or(0, <[u8]>::len) as u64;
+        }
+        Ok(self.records - before)
+    }
+
+    /// Checks that `tallies` together read every offset of every partition
+    /// exactly once, from 0 to the partition's end, and `records` in all.
+    fn check_exactly_once(tallies: &[Tally], records: u64) -> Result<(), BenchError> {
+        let partitions = tallies.first().map_or(0, |t| t.ranges.len());
+        let mut total = 0;
+        for partition in 0..partitions {
+            let mut ranges: Vec<(u64, u64)> = tallies.iter().flat_map(|t| t.ranges[partition].clone()).collect();
+            ranges.sort_unstable();
+            let mut next = 0;
+            for (start, end) in ranges {
+                if start != next {
+                    return Err(BenchError::new(format!(
+                        "partition {partition}: offsets from {start} read where {next} was next (skipped or read twice)"
+                    )));
+                }
+                next = end;
+            }
+            total += next;
+        }
+        if total != records {
+            return Err(BenchError::new(format!("read {total} records of {records}")));
+        }
+        Ok(())
+    }
 }
 
 /// Time from one member's death to a survivor's first record of one of
@@ -352,10 +440,13 @@ fn render_report(args: &GroupArgs, runs: &[RunResult]) -> String {
     columns.push(("median", Align::Right));
     let mut table = Table::new(&columns);
     let per_core = |r: &RunResult| r.group_rps / f64::from(parallel) / r.single_rps;
-    let rows: [(&str, Field<'_>); 9] = [
+    let rows: [(&str, Field<'_>); 12] = [
         ("single consumer, records/s", Box::new(|r| r.single_rps)),
+        ("plain consumers in parallel, records/s", Box::new(|r| r.parallel_rps)),
         ("group, records/s (commit every poll)", Box::new(|r| r.group_rps)),
         ("group per core / single", Box::new(per_core)),
+        ("parallel plain per core / single", Box::new(|r| r.parallel_rps / f64::from(parallel) / r.single_rps)),
+        ("group / parallel plain", Box::new(|r| r.group_rps / r.parallel_rps)),
         ("failover: death to resume, ms", Box::new(|r| r.failover.as_secs_f64() * 1e3)),
         ("commits/s, not fsynced, 1 thread", Box::new(|r| r.commits_buffered_per_s)),
         ("commits/s, fsynced, 1 thread", Box::new(|r| r.commits_durable_one_per_s)),
@@ -392,6 +483,10 @@ fn render_report(args: &GroupArgs, runs: &[RunResult]) -> String {
         "\nnotes:\n\
          - fill (untimed): Producer::send_async + flush, keyless records spread round-robin.\n\
          - single: one Consumer assigned all {p} partitions, no group, polls until every record came back.\n\
+         - parallel plain: min(consumers, cores) Consumers without a group on their own threads, the partitions \
+         dealt out by hand: what this machine gives parallel readers before any group work; every reader \
+         visits records the same way (offset ranges per partition, value bytes summed) and the union is \
+         checked to hold every offset exactly once.\n\
          - group: {c} consumers subscribe to the topic in group '{GROUP}' (range assignor) on {c} threads, \
          each commit()s its positions after every poll that returned records (not fsynced); the clock starts \
          before the first poll, so joining is timed; every record is read exactly once (checked per partition).\n\
@@ -430,6 +525,8 @@ fn json_line(args: &GroupArgs, runs: &[RunResult]) -> JsonLine {
         .unsigned("runs", runs.len() as u64)
         .number("single_rps", medians(runs, |r| r.single_rps), 1)
         .number("group_rps", medians(runs, |r| r.group_rps), 1)
+        .number("parallel_plain_rps", medians(runs, |r| r.parallel_rps), 1)
+        .number("ratio_group_vs_parallel_plain", medians(runs, |r| r.group_rps / r.parallel_rps), 4)
         .number("failover_ms", medians(runs, |r| r.failover.as_secs_f64() * 1e3), 1)
         .unsigned("session_timeout_ms", args.session_timeout_ms)
         .number("commits_buffered_per_s", medians(runs, |r| r.commits_buffered_per_s), 1)
