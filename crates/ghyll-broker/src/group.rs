@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ghyll_group::{GroupConfig, GroupCoordinator, GroupError, GroupEvent, OffsetAndMetadata, OffsetRecord};
+use ghyll_group::{
+    GroupConfig, GroupCoordinator, GroupError, GroupEvent, OffsetAndMetadata, OffsetRecord, OffsetStore,
+};
 use ghyll_log::{BatchBuilder, BatchError, LogError};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
@@ -104,40 +106,12 @@ impl Groups {
 
     /// Replays `__consumer_offsets` into the coordinator (at broker open).
     pub(crate) fn load(&self, partition: Arc<Partition>) -> Result<(), BrokerError> {
-        let log = &partition.log;
-        let mut offset = log.log_start_offset();
-        let end = log.log_end_offset();
         let mut state = self.state.lock();
         let mut loaded = 0u64;
-        while offset < end {
-            let read = log.read(offset, 1 << 20).map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
-            if read.is_empty() {
-                break;
-            }
-            for batch in read.batches() {
-                let batch =
-                    batch.map_err(|source| BrokerError::log(OFFSETS_TOPIC, 0, LogError::InvalidBatch { source }))?;
-                let records = batch
-                    .records()
-                    .map_err(|source| BrokerError::log(OFFSETS_TOPIC, 0, LogError::InvalidBatch { source }))?;
-                for record in records {
-                    let record = record
-                        .map_err(|source| BrokerError::log(OFFSETS_TOPIC, 0, LogError::InvalidBatch { source }))?;
-                    let Some(key) = record.key else { continue };
-                    match OffsetRecord::decode(key, record.value) {
-                        Ok(Some(decoded)) => {
-                            state.coordinator.load(decoded, record.offset);
-                            loaded += 1;
-                        }
-                        Ok(None) => {}
-                        Err(error) => {
-                            tracing::warn!(offset = record.offset, %error, "skipping an undecodable offsets record")
-                        }
-                    }
-                }
-            }
-            offset = read.next_offset();
-        }
+        OffsetsLog { partition: &partition, durability: Durability::Buffered }.replay(&mut |record, position| {
+            state.coordinator.load(record, position);
+            loaded += 1;
+        })?;
         drop(state);
         tracing::info!(records = loaded, "loaded committed offsets");
         *self.offsets.lock() = Some(partition);
@@ -233,46 +207,18 @@ impl Groups {
         }
     }
 
-    /// Appends `records` in as few batches as `max.message.bytes` allows,
-    /// fsyncs with [`Durability::Fsync`], then applies each at its offset.
+    /// Stores `records` in the offsets log (fsynced with
+    /// [`Durability::Fsync`]), then applies each at its position.
     fn append_and_apply(
         &self,
         partition: &Partition,
         records: &[OffsetRecord],
         durability: Durability,
     ) -> Result<(), BrokerError> {
-        let now = crate::broker::now_ms();
-        let max_bytes = partition.log.config().max_message_bytes as usize;
-        let invalid =
-            |error: BatchError| BrokerError::InvalidRecord { topic: OFFSETS_TOPIC.into(), reason: error.to_string() };
-        let mut appended_batches = Vec::new();
-        let mut start = 0;
-        while start < records.len() {
-            let mut builder = BatchBuilder::with_bytes_max(max_bytes);
-            let mut end = start;
-            while end < records.len() {
-                let key = records[end].encode_key();
-                let value = records[end].encode_value();
-                match builder.push(now, Some(&key), value.as_deref(), &[]) {
-                    Ok(()) => end += 1,
-                    Err(BatchError::TooLarge { .. }) if !builder.is_empty() => break,
-                    Err(error) => return Err(invalid(error)),
-                }
-            }
-            let bytes = builder.finish().map_err(invalid)?;
-            let appended = partition.log.append(&bytes).map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
-            appended_batches.push((start..end, appended.first_offset));
-            start = end;
-        }
-        if durability == Durability::Fsync {
-            partition.log.flush().map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
-        }
-        partition.notify();
+        let positions = OffsetsLog { partition, durability }.append(records)?;
         let mut state = self.state.lock();
-        for (range, first_offset) in appended_batches {
-            for (index, record) in records[range].iter().enumerate() {
-                state.coordinator.complete_commit(std::slice::from_ref(record), first_offset + index as u64);
-            }
+        for (record, position) in records.iter().zip(positions) {
+            state.coordinator.complete_commit(std::slice::from_ref(record), position);
         }
         Ok(())
     }
@@ -368,6 +314,77 @@ impl Groups {
             state.coordinator.take_events()
         };
         self.wake_for(&events);
+    }
+}
+
+/// `__consumer_offsets-0` as the coordinator's [`OffsetStore`]: records in
+/// Kafka's offsets-topic format, batched up to `max.message.bytes`.
+struct OffsetsLog<'a> {
+    partition: &'a Partition,
+    durability: Durability,
+}
+
+impl OffsetStore for OffsetsLog<'_> {
+    type Error = BrokerError;
+
+    fn append(&self, records: &[OffsetRecord]) -> Result<Vec<u64>, BrokerError> {
+        let log = &self.partition.log;
+        let now = crate::broker::now_ms();
+        let max_bytes = log.config().max_message_bytes as usize;
+        let invalid =
+            |error: BatchError| BrokerError::InvalidRecord { topic: OFFSETS_TOPIC.into(), reason: error.to_string() };
+        let mut positions = Vec::with_capacity(records.len());
+        let mut start = 0;
+        while start < records.len() {
+            let mut builder = BatchBuilder::with_bytes_max(max_bytes);
+            let mut end = start;
+            while end < records.len() {
+                let key = records[end].encode_key();
+                let value = records[end].encode_value();
+                match builder.push(now, Some(&key), value.as_deref(), &[]) {
+                    Ok(()) => end += 1,
+                    Err(BatchError::TooLarge { .. }) if !builder.is_empty() => break,
+                    Err(error) => return Err(invalid(error)),
+                }
+            }
+            let bytes = builder.finish().map_err(invalid)?;
+            let appended = log.append(&bytes).map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
+            positions.extend(appended.first_offset..=appended.last_offset);
+            start = end;
+        }
+        if self.durability == Durability::Fsync {
+            log.flush().map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
+        }
+        self.partition.notify();
+        Ok(positions)
+    }
+
+    fn replay(&self, visit: &mut dyn FnMut(OffsetRecord, u64)) -> Result<(), BrokerError> {
+        let log = &self.partition.log;
+        let corrupt = |source| BrokerError::log(OFFSETS_TOPIC, 0, LogError::InvalidBatch { source });
+        let mut offset = log.log_start_offset();
+        let end = log.log_end_offset();
+        while offset < end {
+            let read = log.read(offset, 1 << 20).map_err(|error| BrokerError::log(OFFSETS_TOPIC, 0, error))?;
+            if read.is_empty() {
+                break;
+            }
+            for batch in read.batches() {
+                for record in batch.map_err(corrupt)?.records().map_err(corrupt)? {
+                    let record = record.map_err(corrupt)?;
+                    let Some(key) = record.key else { continue };
+                    match OffsetRecord::decode(key, record.value) {
+                        Ok(Some(decoded)) => visit(decoded, record.offset),
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::warn!(offset = record.offset, %error, "skipping an undecodable offsets record")
+                        }
+                    }
+                }
+            }
+            offset = read.next_offset();
+        }
+        Ok(())
     }
 }
 

@@ -78,6 +78,7 @@ mod group;
 mod offsets;
 mod record;
 mod sticky;
+mod store;
 mod types;
 
 pub use assignor::{builtin_assignor, Assignor, MemberSubscription, RangeAssignor, RoundRobinAssignor};
@@ -87,6 +88,7 @@ pub use error::{CodecError, GroupError};
 pub use event::{GroupDescription, GroupEvent, GroupListing, MemberDescription, RemovalReason};
 pub use record::OffsetRecord;
 pub use sticky::CooperativeStickyAssignor;
+pub use store::OffsetStore;
 pub use types::{GroupState, OffsetAndMetadata, RebalanceProtocol, TopicPartition};
 
 // Compile-time proof of the promises: the coordinator moves into a mutex
