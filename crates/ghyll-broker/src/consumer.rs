@@ -63,8 +63,11 @@ pub struct ConsumerConfig {
     /// `auto.commit.interval.ms`. Default 5 s.
     pub auto_commit_interval: Duration,
     /// `session.timeout.ms`: a member that does not heartbeat for this long
-    /// is removed and its partitions move. Default 45 s. A consumer
-    /// heartbeats from `poll`, also while blocked in it.
+    /// is removed and its partitions move. Default 45 s. The broker's group
+    /// thread heartbeats for every consumer that exists, as Kafka's
+    /// background heartbeat thread does, so this catches a crashed member
+    /// (one whose thread panicked), while time spent between polls is
+    /// bounded by `max_poll_interval`.
     pub session_timeout: Duration,
     /// `heartbeat.interval.ms`. Default 3 s.
     pub heartbeat_interval: Duration,
@@ -478,6 +481,11 @@ impl Consumer {
 
 impl Drop for Consumer {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Dropped by a panic unwinding its thread: a crashed member
+            // leaves no commit and no LeaveGroup behind.
+            self.crash_out_of_group();
+        }
         self.close();
     }
 }

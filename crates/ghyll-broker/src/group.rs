@@ -4,11 +4,13 @@
 //! rebalance started, and the group admin calls.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ghyll_group::{
-    GroupConfig, GroupCoordinator, GroupError, GroupEvent, OffsetAndMetadata, OffsetRecord, OffsetStore,
+    GroupConfig, GroupCoordinator, GroupError, GroupEvent, HeartbeatOutcome, OffsetAndMetadata, OffsetRecord,
+    OffsetStore,
 };
 use ghyll_log::{BatchBuilder, BatchError, LogError};
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -61,6 +63,41 @@ pub(crate) struct Groups {
     /// Durable commits waiting for the leader's write and fsync.
     durable: Mutex<DurableQueue>,
     durable_done: Condvar,
+    /// Subscribed consumers, heartbeated by the group thread while they
+    /// exist.
+    live: Mutex<Vec<Weak<Liveness>>>,
+}
+
+/// A subscribed consumer's heartbeat, sent by the `ghyll-groups` thread for
+/// as long as the consumer exists, as Kafka's background heartbeat thread
+/// does (KIP-62): processing between polls is bounded by
+/// `max.poll.interval.ms`, not by `session.timeout.ms`. A consumer dropped
+/// while its thread panics (a crashed member) stops heartbeating without
+/// leaving, so the session timeout finds it.
+#[derive(Debug)]
+pub(crate) struct Liveness {
+    group: String,
+    /// Member id and generation, once joined.
+    member: Mutex<Option<(String, i32)>>,
+    slot: Weak<WakeSlot>,
+    heartbeat_interval_ms: u64,
+    next_beat_ms: AtomicU64,
+}
+
+impl Liveness {
+    pub(crate) fn new(group: &str, slot: &Arc<WakeSlot>, heartbeat_interval_ms: u64) -> Liveness {
+        Liveness {
+            group: group.to_string(),
+            member: Mutex::new(None),
+            slot: Arc::downgrade(slot),
+            heartbeat_interval_ms: heartbeat_interval_ms.max(1),
+            next_beat_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn set_member(&self, member: Option<(String, i32)>) {
+        *self.member.lock() = member;
+    }
 }
 
 /// Failed durable group commits remembered for their waiters.
@@ -91,6 +128,7 @@ impl Groups {
             offsets: Mutex::new(None),
             durable: Mutex::new(DurableQueue::default()),
             durable_done: Condvar::new(),
+            live: Mutex::new(Vec::new()),
         })
     }
 
@@ -116,6 +154,41 @@ impl Groups {
         tracing::info!(records = loaded, "loaded committed offsets");
         *self.offsets.lock() = Some(partition);
         Ok(())
+    }
+
+    /// Starts heartbeating for a subscribed consumer (until it is dropped).
+    pub(crate) fn register_live(&self, liveness: &Arc<Liveness>) {
+        let mut live = self.live.lock();
+        live.retain(|l| l.strong_count() > 0);
+        live.push(Arc::downgrade(liveness));
+    }
+
+    /// Heartbeats every live consumer whose interval passed; wakes those
+    /// told to rejoin (or that were removed) so a blocked `poll` reacts.
+    fn heartbeat_live(&self, now: u64) {
+        let live: Vec<Arc<Liveness>> = {
+            let mut live = self.live.lock();
+            live.retain(|l| l.strong_count() > 0);
+            live.iter().filter_map(Weak::upgrade).collect()
+        };
+        let mut wake = Vec::new();
+        {
+            let mut state = self.state.lock();
+            for liveness in &live {
+                if now < liveness.next_beat_ms.load(Ordering::Acquire) {
+                    continue;
+                }
+                liveness.next_beat_ms.store(now + liveness.heartbeat_interval_ms, Ordering::Release);
+                let Some((member_id, generation)) = liveness.member.lock().clone() else { continue };
+                match state.coordinator.heartbeat(now, &liveness.group, &member_id, generation) {
+                    Ok(HeartbeatOutcome::Ok) => {}
+                    Ok(HeartbeatOutcome::RebalanceInProgress) | Err(_) => wake.extend(liveness.slot.upgrade()),
+                }
+            }
+        }
+        for slot in wake {
+            slot.wake();
+        }
     }
 
     /// Registers a consumer's wake slot for `group`'s changes.
@@ -284,6 +357,7 @@ impl Groups {
     /// One pass of the group timer: expire members and offsets.
     pub(crate) fn tick(&self) {
         let now = self.now_ms();
+        self.heartbeat_live(now);
         let (events, expired) = {
             let mut state = self.state.lock();
             let mut events = state.coordinator.tick(now);

@@ -37,10 +37,12 @@ fn group_config(group: &str) -> ConsumerConfig {
     config
 }
 
-/// Fast failure detection for tests.
+/// Fast failure detection for tests: crashed members after 300 ms
+/// without heartbeats, stuck ones after 300 ms without a poll.
 fn quick(mut config: ConsumerConfig) -> ConsumerConfig {
     config.session_timeout = Duration::from_millis(300);
     config.heartbeat_interval = Duration::from_millis(50);
+    config.max_poll_interval = Duration::from_millis(300);
     config
 }
 
@@ -182,8 +184,14 @@ fn a_dead_member_is_detected_and_its_partitions_consumed_by_the_others() {
     // redelivered to whoever owns it next.)
     let dead = consumers.pop().unwrap();
     let orphaned = owned_partitions(&dead);
+    // A crash: the member's thread panics while it holds the consumer (no
+    // commit, no leave; its heartbeats stop with it).
+    let crashed = thread::spawn(move || {
+        let _consumer = dead;
+        std::panic::resume_unwind(Box::new("simulated crash"));
+    });
+    assert!(crashed.join().is_err());
     let died = Instant::now();
-    std::mem::forget(dead); // stops heartbeating, never leaves
     let mut survivor = consumers.pop().unwrap();
     let mut seen: BTreeSet<(u32, u64)> = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -243,8 +251,9 @@ fn a_member_removed_for_missed_heartbeats_is_fenced() {
     poll_until(std::slice::from_mut(&mut stale), |c| owned_partitions(&c[0]).len() == 2);
     let mut other = broker.consumer(config).unwrap();
     other.subscribe(["t"]).unwrap();
-    // `stale` stops polling; `other` joins, waits out stale's session and
-    // takes everything.
+    // `stale` stops polling (its object lives on, so the group thread keeps
+    // heartbeating for it); `other` joins, the rebalance waits for stale
+    // until its max.poll.interval.ms, then takes everything.
     let deadline = Instant::now() + Duration::from_secs(10);
     while owned_partitions(&other).len() < 2 && Instant::now() < deadline {
         other.poll(Duration::from_millis(20)).unwrap();
@@ -507,4 +516,26 @@ fn offsets_of_a_group_empty_past_retention_are_removed() {
     let broker = Broker::open_with(config).unwrap();
     assert!(broker.list_groups().is_empty());
     assert_eq!(broker.consumer(group_config("g")).unwrap().committed(&TopicPartition::new("t", 0)).unwrap(), None);
+}
+
+#[test]
+fn slow_processing_between_polls_keeps_the_membership_until_max_poll_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path());
+    broker.create_topic(NewTopic::new("t", 2)).unwrap();
+    let mut config = group_config("g");
+    config.session_timeout = Duration::from_millis(200);
+    config.heartbeat_interval = Duration::from_millis(50);
+    config.max_poll_interval = Duration::from_secs(30);
+    let mut consumer = broker.consumer(config).unwrap();
+    consumer.subscribe(["t"]).unwrap();
+    poll_until(std::slice::from_mut(&mut consumer), |c| owned_partitions(&c[0]).len() == 2);
+    let before = consumer.group_member().unwrap();
+    // "Processing" for three session timeouts: the group thread heartbeats
+    // for the consumer meanwhile (Kafka's KIP-62 background heartbeat).
+    thread::sleep(Duration::from_millis(600));
+    assert_eq!(broker.describe_group("g").unwrap().members.len(), 1);
+    consumer.poll(Duration::from_millis(10)).unwrap();
+    assert_eq!(consumer.group_member().unwrap(), before, "same member, same generation");
+    assert_eq!(owned_partitions(&consumer).len(), 2);
 }

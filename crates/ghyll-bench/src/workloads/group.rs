@@ -345,9 +345,17 @@ fn failover(broker: &Broker, args: &GroupArgs) -> Result<Duration, BenchError> {
     }
     let dead = members.pop().expect("at least two members");
     let orphaned: BTreeSet<TopicPartition> = dead.assignment().into_iter().collect();
+    // A crash: the member's thread panics while holding it (no commit, no
+    // leave; its heartbeats stop with it). resume_unwind skips the panic
+    // message.
     let died = Instant::now();
-    // A crash: the member stops polling and never leaves the group.
-    std::mem::forget(dead);
+    let crashed = std::thread::spawn(move || {
+        let _member = dead;
+        std::panic::resume_unwind(Box::new("simulated crash"));
+    });
+    if crashed.join().is_ok() {
+        return Err(BenchError::new("the crashed member's thread did not panic"));
+    }
     let survivors = members;
     let stop = Arc::new(AtomicU64::new(0));
     let mut threads = Vec::new();
@@ -490,9 +498,9 @@ fn render_report(args: &GroupArgs, runs: &[RunResult]) -> String {
          - group: {c} consumers subscribe to the topic in group '{GROUP}' (range assignor) on {c} threads, \
          each commit()s its positions after every poll that returned records (not fsynced); the clock starts \
          before the first poll, so joining is timed; every record is read exactly once (checked per partition).\n\
-         - failover: {c} members with session.timeout.ms = {s} and heartbeat.interval.ms = {h} settle; one is \
-         leaked (std::mem::forget: it stops polling and heartbeating and never leaves, as a crashed member); the \
-         clock runs until a survivor's poll returns a record of one of its partitions.\n\
+         - failover: {c} members with session.timeout.ms = {s} and heartbeat.interval.ms = {h} settle; one \
+         crashes (its thread panics holding it: no commit, no leave, its heartbeats stop); the clock runs from \
+         just before the crash until a survivor's poll returns a record of one of its partitions.\n\
          - commits: commit_offsets of one partition per call, each thread in its own group (no rebalance in \
          the loop); fsynced commits use Durability::Fsync, sharing fsyncs of __consumer_offsets across threads \
          ({t} threads). With one synchronous commit in flight per thread, one fsync can cover at most {t} \

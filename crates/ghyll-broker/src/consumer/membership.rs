@@ -11,7 +11,7 @@ use ghyll_group::{GroupError, HeartbeatOutcome, JoinOutcome, JoinRequest, Offset
 
 use super::{Consumer, TopicPartition};
 use crate::error::BrokerError;
-use crate::group::group_error;
+use crate::group::{group_error, Liveness};
 
 /// Longest a consumer waiting for a rebalance to complete sleeps before it
 /// asks the coordinator again (it is woken at once when the group moves;
@@ -65,6 +65,17 @@ pub(crate) struct Membership {
     phase: Phase,
     listener: Option<Box<dyn RebalanceListener>>,
     next_auto_commit: Instant,
+    /// Heartbeated by the broker's group thread while this exists.
+    liveness: Arc<Liveness>,
+}
+
+impl Membership {
+    /// Records the member id and generation, for the background heartbeat.
+    fn set_member(&mut self, member_id: Option<String>, generation: i32) {
+        self.liveness.set_member(member_id.clone().map(|id| (id, generation)));
+        self.member_id = member_id;
+        self.generation = generation;
+    }
 }
 
 impl fmt::Debug for Membership {
@@ -152,7 +163,11 @@ impl Consumer {
             }
             return Ok(());
         }
-        self.broker.inner.groups.register(&group_id, &self.wake);
+        let groups = &self.broker.inner.groups;
+        groups.register(&group_id, &self.wake);
+        let liveness =
+            Arc::new(Liveness::new(&group_id, &self.wake, self.config.heartbeat_interval.as_millis() as u64));
+        groups.register_live(&liveness);
         self.membership = Some(Membership {
             group_id,
             topics,
@@ -161,6 +176,7 @@ impl Consumer {
             phase: Phase::Joining,
             listener,
             next_auto_commit: Instant::now() + self.config.auto_commit_interval,
+            liveness,
         });
         Ok(())
     }
@@ -319,9 +335,9 @@ impl Consumer {
                         outcome
                     };
                     match outcome {
-                        Ok(JoinOutcome::Pending { member_id, generation: _ }) => {
+                        Ok(JoinOutcome::Pending { member_id, generation }) => {
                             if let Some(membership) = self.membership.as_mut() {
-                                membership.member_id = Some(member_id);
+                                membership.set_member(Some(member_id), generation);
                             }
                             return Ok(Some(JOIN_RETRY.min(self.config.heartbeat_interval)));
                         }
@@ -337,7 +353,7 @@ impl Consumer {
                         }
                         Err(GroupError::UnknownMember { .. }) => {
                             if let Some(membership) = self.membership.as_mut() {
-                                membership.member_id = None;
+                                membership.set_member(None, -1);
                             }
                         }
                         Err(error) => return Err(group_error(error)),
@@ -376,8 +392,7 @@ impl Consumer {
         }
         self.set_group_assignment(&BTreeSet::new());
         if let Some(membership) = self.membership.as_mut() {
-            membership.member_id = None;
-            membership.generation = -1;
+            membership.set_member(None, -1);
             membership.phase = Phase::Joining;
         }
     }
@@ -386,8 +401,7 @@ impl Consumer {
         // The new generation first: callbacks commit with it (Kafka calls
         // the listener after SyncGroup returned the new assignment).
         if let Some(membership) = self.membership.as_mut() {
-            membership.member_id = Some(assignment.member_id.clone());
-            membership.generation = assignment.generation;
+            membership.set_member(Some(assignment.member_id.clone()), assignment.generation);
             membership.phase = Phase::Stable;
         }
         let current: BTreeSet<TopicPartition> = self.assigned.iter().map(|a| a.tp.clone()).collect();
@@ -434,6 +448,16 @@ impl Consumer {
         }
     }
 
+    /// The consumer's thread is panicking: a crashed member. Nothing is
+    /// committed, no listener runs and the group is not told: heartbeats
+    /// stop with the consumer, and the session timeout moves its
+    /// partitions, as a crashed Kafka consumer's.
+    pub(super) fn crash_out_of_group(&mut self) {
+        if let Some(membership) = self.membership.take() {
+            self.broker.inner.groups.unregister(&membership.group_id, &self.wake);
+        }
+    }
+
     /// Leaves the group: commit (auto-commit), revoke, and tell the
     /// coordinator, unless the member is static and `leave` is false (a
     /// static member keeps its slot until its session times out).
@@ -450,6 +474,7 @@ impl Consumer {
         }
         self.set_group_assignment(&BTreeSet::new());
         let Some(membership) = self.membership.take() else { return };
+        membership.liveness.set_member(None);
         let groups = &self.broker.inner.groups;
         groups.unregister(&membership.group_id, &self.wake);
         let is_static = self.config.group_instance_id.is_some();
