@@ -564,6 +564,7 @@ fn walk_records<const FIND_KEYLESS: bool>(batch: &Batch<'_>) -> Result<Option<u3
     let last_delta = i64::from(header.last_offset_delta);
     let mut at = 0usize;
     let mut previous_delta: i64 = -1;
+    let create_time = header.timestamp_type() == TimestampType::CreateTime;
     for index in 0..header.records_count {
         let corrupt = |reason| BatchError::CorruptRecord { index: index as u32, reason };
         let (length, body_start) = varint_fast(bytes, at).ok_or_else(|| corrupt("record length"))?;
@@ -577,9 +578,7 @@ fn walk_records<const FIND_KEYLESS: bool>(batch: &Batch<'_>) -> Result<Option<u3
         let (timestamp_delta, at_delta) =
             varlong_fast(body, body_start + 1).ok_or_else(|| corrupt("timestamp delta"))?;
         // Records refuses a CreateTime timestamp beyond i64, so must this.
-        if header.timestamp_type() == TimestampType::CreateTime
-            && header.base_timestamp.checked_add(timestamp_delta).is_none()
-        {
+        if create_time && header.base_timestamp.checked_add(timestamp_delta).is_none() {
             return Err(corrupt("timestamp overflows"));
         }
         let (delta, mut cursor) = varint_fast(body, at_delta).ok_or_else(|| corrupt("offset delta"))?;
@@ -639,6 +638,12 @@ fn varlong_fast(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
     let first = *bytes.get(at)?;
     if first < 0x80 {
         return Some((zigzag_decode_i64(u64::from(first)), at + 1));
+    }
+    // Two bytes: timestamp deltas up to 8 s, the usual batch.
+    let second = *bytes.get(at + 1)?;
+    if second < 0x80 {
+        let raw = u64::from(first & 0x7f) | (u64::from(second) << 7);
+        return Some((zigzag_decode_i64(raw), at + 2));
     }
     let (value, used) = get_varlong(bytes.get(at..)?).ok()?;
     Some((value, at + used))
@@ -1201,6 +1206,20 @@ mod tests {
         let batch = Batch::new(&bytes).unwrap();
         assert!(records_verdict(&batch));
         assert_eq!(check_records(&batch), Ok(()));
+    }
+
+    proptest::proptest! {
+        /// The fast varint paths read exactly what the general decoders do
+        /// (or fail where they fail), for any bytes.
+        #[test]
+        fn fast_varints_agree_with_the_general_decoders(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+        ) {
+            let general_long = get_varlong(&bytes).ok().map(|(value, used)| (value, used));
+            proptest::prop_assert_eq!(varlong_fast(&bytes, 0), general_long);
+            let general_int = get_varint(&bytes).ok().map(|(value, used)| (i64::from(value), used));
+            proptest::prop_assert_eq!(varint_fast(&bytes, 0), general_int);
+        }
     }
 
     proptest::proptest! {
