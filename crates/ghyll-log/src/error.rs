@@ -195,6 +195,15 @@ pub enum LogError {
         /// The offset that would overflow.
         offset: u64,
     },
+    /// A follower's batch does not continue the log: its base offset is
+    /// below the log end.
+    #[error("a follower's batch at offset {got} does not continue the log, which ends at {expected}")]
+    OffsetMismatch {
+        /// The log end (the least base offset accepted).
+        expected: u64,
+        /// The batch's base offset.
+        got: i64,
+    },
     /// Bytes on disk failed validation while being read.
     #[error("corrupt data in {path} at byte {position}: {source}")]
     Corrupt {

@@ -136,6 +136,16 @@ pub struct TimestampOffset {
     pub timestamp: i64,
 }
 
+/// Where an append puts a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// At the log end, offsets assigned (a producer's batch), with the
+    /// leader's epoch stamped when given.
+    Assign { leader_epoch: Option<i32> },
+    /// At its own offsets (a follower copying the leader).
+    Keep,
+}
+
 /// One partition's log: Kafka-format segments in a directory.
 ///
 /// `Log` is `Send + Sync`; share it in an `Arc`. Writers (append, roll,
@@ -347,6 +357,34 @@ impl Log {
     /// null key (compressed batches cannot be looked into and are taken as
     /// they are), [`LogError::Failed`] / [`LogError::Closed`].
     pub fn append(&self, batch: &[u8]) -> Result<AppendInfo, LogError> {
+        self.append_placed(batch, Placement::Assign { leader_epoch: None })
+    }
+
+    /// As [`Log::append`], as the partition's leader in `leader_epoch`:
+    /// the batch's partitionLeaderEpoch is set to it on the way to disk
+    /// (outside the CRC, as Kafka's leader does), so followers and a later
+    /// recovery know which leader wrote it.
+    ///
+    /// # Errors
+    /// As [`Log::append`].
+    pub fn append_as_leader(&self, batch: &[u8], leader_epoch: i32) -> Result<AppendInfo, LogError> {
+        self.append_placed(batch, Placement::Assign { leader_epoch: Some(leader_epoch) })
+    }
+
+    /// Appends a batch copied from the leader's log, as a follower: its
+    /// offsets and partitionLeaderEpoch are kept as the leader wrote them.
+    /// Its base offset must be at or past the log end (past it only where
+    /// the leader's log has a gap compaction left).
+    ///
+    /// # Errors
+    /// [`LogError::OffsetMismatch`] for a batch below the log end, and as
+    /// [`Log::append`] (a follower's batch need not be dense: compaction
+    /// may have removed records from it).
+    pub fn append_as_follower(&self, batch: &[u8]) -> Result<AppendInfo, LogError> {
+        self.append_placed(batch, Placement::Keep)
+    }
+
+    fn append_placed(&self, batch: &[u8], placement: Placement) -> Result<AppendInfo, LogError> {
         self.check_usable()?;
         if batch.len() > self.config.max_message_bytes as usize {
             return Err(LogError::BatchTooLarge {
@@ -363,7 +401,10 @@ impl Log {
         if batch.len() != batch.as_bytes().len() || header.total_bytes() != batch.len() {
             unreachable!("Batch::new bounds the slice to the batch");
         }
-        if header.records_count == 0 || i64::from(header.records_count) != i64::from(header.last_offset_delta) + 1 {
+        let produced = matches!(placement, Placement::Assign { .. });
+        if produced
+            && (header.records_count == 0 || i64::from(header.records_count) != i64::from(header.last_offset_delta) + 1)
+        {
             return Err(LogError::InvalidBatch {
                 source: BatchError::InconsistentHeader {
                     reason: "a produced batch needs recordsCount = lastOffsetDelta + 1 >= 1",
@@ -372,7 +413,17 @@ impl Log {
         }
         let _writer = self.writer.lock();
         self.check_usable()?;
-        let first_offset = self.log_end.load(Ordering::Acquire);
+        let log_end = self.log_end.load(Ordering::Acquire);
+        let (first_offset, leader_epoch) = match placement {
+            Placement::Assign { leader_epoch } => (log_end, leader_epoch),
+            Placement::Keep => {
+                let base = u64::try_from(header.base_offset).unwrap_or(0);
+                if header.base_offset < 0 || base < log_end {
+                    return Err(LogError::OffsetMismatch { expected: log_end, got: header.base_offset });
+                }
+                (base, None)
+            }
+        };
         let last_offset = first_offset
             .checked_add(header.last_offset_delta as u64)
             .filter(|&last| last < i64::MAX as u64)
@@ -382,7 +433,7 @@ impl Log {
         if active.needs_roll(&self.config, &header, last_offset, now) {
             active = self.roll(&active, first_offset, now)?;
         }
-        if let Err(error) = active.append(first_offset, &batch, &self.config) {
+        if let Err(error) = active.append(first_offset, leader_epoch, &batch, &self.config) {
             // A failed cut-back leaves an unknown tail: fail the log.
             if let LogError::Io { operation: "cut back segment", .. } = error {
                 return Err(self.fail(error));
@@ -919,7 +970,7 @@ mod tests {
         log.append(&batch(b"published")).unwrap();
         let unpublished = batch(b"in flight");
         let parsed = validate_batch(&unpublished).unwrap();
-        log.active().append(1, &parsed, &log.config).unwrap();
+        log.active().append(1, None, &parsed, &log.config).unwrap();
         assert_eq!(log.log_end_offset(), 1);
         let read = log.read(0, 1 << 20).unwrap();
         assert_eq!(read.batches().count(), 1);

@@ -555,11 +555,28 @@ impl Segment {
     /// Appends `batch` (already validated) with its base offset rewritten
     /// to `base_offset`. On a failed write the segment is cut back to where
     /// it was, so a partial batch never stays.
-    pub(crate) fn append(&self, base_offset: u64, batch: &Batch<'_>, config: &LogConfig) -> Result<(), LogError> {
+    pub(crate) fn append(
+        &self,
+        base_offset: u64,
+        leader_epoch: Option<i32>,
+        batch: &Batch<'_>,
+        config: &LogConfig,
+    ) -> Result<(), LogError> {
         let position = self.size.load(Ordering::Relaxed);
         let bytes = batch.as_bytes();
-        let base = base_offset.to_be_bytes();
-        if let Err(error) = write_all_vectored(&self.file, &base, &bytes[8..]) {
+        // baseOffset (8 bytes), batchLength (4), partitionLeaderEpoch (4):
+        // all outside the CRC, rewritten on the way to disk.
+        let mut head = [0u8; 16];
+        head[..8].copy_from_slice(&base_offset.to_be_bytes());
+        let head_len = match leader_epoch {
+            Some(epoch) => {
+                head[8..12].copy_from_slice(&bytes[8..12]);
+                head[12..16].copy_from_slice(&epoch.to_be_bytes());
+                16
+            }
+            None => 8,
+        };
+        if let Err(error) = write_all_vectored(&self.file, &head[..head_len], &bytes[head_len..]) {
             // Cut the partial batch off; if even that fails the caller fails
             // the whole log.
             self.file
@@ -570,6 +587,9 @@ impl Segment {
         }
         let mut header = *batch.header();
         header.base_offset = base_offset as i64;
+        if let Some(epoch) = leader_epoch {
+            header.partition_leader_epoch = epoch;
+        }
         let last_offset = header.last_offset() as u64;
         if position == 0 {
             self.first_batch_timestamp.store(header.max_timestamp, Ordering::Release);

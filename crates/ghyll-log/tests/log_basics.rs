@@ -417,3 +417,38 @@ fn close_hands_the_directory_to_the_next_opener() {
     assert_eq!(next.log_end_offset(), 1);
     assert!(matches!(log.read(0, 100), Err(LogError::Closed { .. })));
 }
+
+#[test]
+fn a_leader_stamps_its_epoch_and_a_follower_copies_batches_verbatim() {
+    let dir = tempfile::tempdir().unwrap();
+    let leader = Log::open(dir.path().join("leader-0"), small_segments()).unwrap();
+    for (i, epoch) in [0, 0, 3, 3, 7].into_iter().enumerate() {
+        leader.append_as_leader(&batch(&format!("b{i}"), 4, 1000 + i as i64), epoch).unwrap();
+    }
+    let read = leader.read(0, 1 << 20).unwrap();
+    let epochs: Vec<i32> = read.batches().map(|b| b.unwrap().header().partition_leader_epoch).collect();
+    assert!(epochs.starts_with(&[0, 0, 3]), "{epochs:?} (CRC still holds: read checks it)");
+    // A follower copies every batch with its offsets and epoch.
+    let follower = Log::open(dir.path().join("follower-0"), small_segments()).unwrap();
+    let mut offset = 0;
+    while offset < leader.log_end_offset() {
+        let read = leader.read(offset, 1 << 20).unwrap();
+        for batch in read.batches() {
+            follower.append_as_follower(batch.unwrap().as_bytes()).unwrap();
+        }
+        offset = read.next_offset();
+    }
+    assert_eq!(follower.log_end_offset(), 20);
+    assert_eq!(read_all(&follower, 0), read_all(&leader, 0));
+    let copied = follower.read(16, 1 << 20).unwrap();
+    assert_eq!(copied.batches().next().unwrap().unwrap().header().partition_leader_epoch, 7);
+    // A batch the follower already has is refused, not duplicated.
+    let again = leader.read(0, 1 << 20).unwrap();
+    let first = again.batches().next().unwrap().unwrap();
+    let error = follower.append_as_follower(first.as_bytes()).unwrap_err();
+    assert!(matches!(error, LogError::OffsetMismatch { expected: 20, got: 0 }), "{error}");
+    // And it all survives a reopen.
+    follower.close().unwrap();
+    let reopened = Log::open(dir.path().join("follower-0"), small_segments()).unwrap();
+    assert_eq!(read_all(&reopened, 0), read_all(&leader, 0));
+}
