@@ -209,6 +209,13 @@ impl Broker {
     /// [`BrokerError::InvalidConfig`], [`BrokerError::Closed`].
     pub fn consumer(&self, config: ConsumerConfig) -> Result<Consumer, BrokerError> {
         self.check_open()?;
+        if config.group_id.is_some() && config.heartbeat_interval >= config.session_timeout {
+            return Err(BrokerError::InvalidConfig {
+                name: "heartbeat.interval.ms".into(),
+                value: config.heartbeat_interval.as_millis().to_string(),
+                reason: format!("must be below session.timeout.ms ({})", config.session_timeout.as_millis()),
+            });
+        }
         if config.max_poll_records == 0 {
             return Err(BrokerError::InvalidConfig {
                 name: "max.poll.records".into(),

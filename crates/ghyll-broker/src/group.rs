@@ -3,7 +3,7 @@
 //! `__consumer_offsets`, the wake-ups that tell blocked consumers a
 //! rebalance started, and the group admin calls.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -100,23 +100,37 @@ impl Liveness {
     }
 }
 
-/// Failed durable group commits remembered for their waiters.
-const FAILURES_KEPT: usize = 64;
+/// What the commits of one durable write learn: `None` until it is done.
+type Outcome = Arc<Mutex<Option<Result<(), Arc<BrokerError>>>>>;
 
 /// The group-commit queue of durable commits.
 #[derive(Debug, Default)]
 struct DurableQueue {
-    /// Records of the commits after `done_ticket`, not yet taken by a
-    /// leader.
+    /// Records of the commits not yet taken by a leader.
     pending: Vec<OffsetRecord>,
-    /// The ticket of the latest commit queued.
-    next_ticket: u64,
-    /// Every commit up to this ticket is written and fsynced (or failed).
-    done_ticket: u64,
+    /// The outcome the pending commits will share.
+    outcome: Outcome,
     /// A committer is writing and fsyncing.
     leading: bool,
-    /// Ticket ranges whose write or fsync failed, with the error.
-    failures: VecDeque<(u64, u64, Arc<BrokerError>)>,
+}
+
+/// The leader of one durable write: on drop (also when the write panics)
+/// it publishes the result to the write's committers and frees the lead.
+struct Lead<'a> {
+    groups: &'a Groups,
+    outcome: &'a Outcome,
+    result: Option<Result<(), Arc<BrokerError>>>,
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        let result = self.result.take().unwrap_or_else(|| {
+            Err(Arc::new(BrokerError::InvalidState { reason: "a durable commit's write panicked" }))
+        });
+        *self.outcome.lock() = Some(result);
+        self.groups.durable.lock().leading = false;
+        self.groups.durable_done.notify_all();
+    }
 }
 
 impl Groups {
@@ -203,6 +217,9 @@ impl Groups {
         let mut state = self.state.lock();
         if let Some(waiters) = state.waiters.get_mut(group) {
             waiters.retain(|waiter| waiter.strong_count() > 0 && !std::ptr::eq(waiter.as_ptr(), Arc::as_ptr(slot)));
+            if waiters.is_empty() {
+                state.waiters.remove(group);
+            }
         }
     }
 
@@ -304,31 +321,23 @@ impl Groups {
     fn persist_durable(&self, partition: &Partition, records: &[OffsetRecord]) -> Result<(), BrokerError> {
         let mut queue = self.durable.lock();
         queue.pending.extend_from_slice(records);
-        queue.next_ticket += 1;
-        let ticket = queue.next_ticket;
+        // This commit's outcome: shared by every commit in the same write.
+        let outcome = Arc::clone(&queue.outcome);
         loop {
-            if queue.done_ticket >= ticket {
-                return match queue.failures.iter().find(|(first, last, _)| (*first..=*last).contains(&ticket)) {
-                    Some((_, _, error)) => Err(BrokerError::CommitFailed { source: Arc::clone(error) }),
-                    None => Ok(()),
-                };
+            if let Some(result) = outcome.lock().clone() {
+                return result.map_err(|source| BrokerError::CommitFailed { source });
             }
             if !queue.leading {
                 queue.leading = true;
                 let batch = std::mem::take(&mut queue.pending);
-                let (first, last) = (queue.done_ticket + 1, queue.next_ticket);
+                let taken = std::mem::take(&mut queue.outcome);
                 drop(queue);
-                let result = self.append_and_apply(partition, &batch, Durability::Fsync);
+                // Reports the batch's result to its committers and hands the
+                // lead on, also if the write panics.
+                let mut lead = Lead { groups: self, outcome: &taken, result: None };
+                lead.result = Some(self.append_and_apply(partition, &batch, Durability::Fsync).map_err(Arc::new));
+                drop(lead);
                 queue = self.durable.lock();
-                queue.leading = false;
-                queue.done_ticket = last;
-                if let Err(error) = result {
-                    if queue.failures.len() == FAILURES_KEPT {
-                        queue.failures.pop_front();
-                    }
-                    queue.failures.push_back((first, last, Arc::new(error)));
-                }
-                self.durable_done.notify_all();
                 continue;
             }
             self.durable_done.wait(&mut queue);
@@ -358,23 +367,58 @@ impl Groups {
     pub(crate) fn tick(&self) {
         let now = self.now_ms();
         self.heartbeat_live(now);
-        let (events, expired) = {
+        let partition = self.offsets.lock().clone();
+        let events = {
             let mut state = self.state.lock();
             let mut events = state.coordinator.tick(now);
-            let expired = state.coordinator.expired_offsets(now);
             events.extend(state.coordinator.take_events());
-            (events, expired)
+            if let Some(partition) = partition {
+                // Computed, written and applied under the coordinator's lock:
+                // a commit validated after this point lands after the
+                // tombstones in the log too, so it is never erased by them.
+                let expired = state.coordinator.expired_offsets(now);
+                if !expired.is_empty() {
+                    tracing::info!(offsets = expired.len(), "removing expired committed offsets");
+                    if let Err(error) = Self::store_locked(&mut state, &partition, &expired, Durability::Buffered) {
+                        tracing::error!(%error, "removing expired offsets failed");
+                    }
+                }
+            }
+            events
         };
         for event in &events {
             tracing::debug!(?event, "group event");
         }
         self.wake_for(&events);
+    }
+
+    /// Stores and applies `records` while the caller holds the
+    /// coordinator's lock (tombstones: see [`Groups::tick`]).
+    fn store_locked(
+        state: &mut GroupsState,
+        partition: &Partition,
+        records: &[OffsetRecord],
+        durability: Durability,
+    ) -> Result<(), BrokerError> {
+        let positions = OffsetsLog { partition, durability }.append(records)?;
+        for (record, position) in records.iter().zip(positions) {
+            state.coordinator.complete_commit(std::slice::from_ref(record), position);
+        }
+        Ok(())
+    }
+
+    /// Deletes an empty group's offsets: the check, the tombstones' write
+    /// and their application under one hold of the coordinator's lock, so
+    /// no commit slips between them.
+    pub(crate) fn delete_group(&self, group_id: &str) -> Result<(), BrokerError> {
         let partition = self.offsets.lock().clone();
-        if let (false, Some(partition)) = (expired.is_empty(), partition) {
-            tracing::info!(offsets = expired.len(), "removing expired committed offsets");
-            if let Err(error) = self.persist_to(&partition, &expired, Durability::Buffered) {
-                tracing::error!(%error, "removing expired offsets failed");
-            }
+        let mut state = self.state.lock();
+        let tombstones = state.coordinator.prepare_delete_group(group_id).map_err(group_error)?;
+        match partition {
+            Some(partition) => Self::store_locked(&mut state, &partition, &tombstones, Durability::Fsync),
+            // No offsets topic: nothing was ever committed, so there is
+            // nothing to delete on disk.
+            None => Ok(()),
         }
     }
 
@@ -603,8 +647,7 @@ impl Broker {
     /// members; [`BrokerError::Log`] writing the offsets topic.
     pub fn delete_group(&self, group_id: &str) -> Result<(), BrokerError> {
         self.check_open()?;
-        let tombstones = self.groups().lock().coordinator.prepare_delete_group(group_id).map_err(group_error)?;
-        self.groups().persist(self, &tombstones, Durability::Fsync)?;
+        self.groups().delete_group(group_id)?;
         tracing::info!(group = group_id, "deleted consumer group");
         Ok(())
     }

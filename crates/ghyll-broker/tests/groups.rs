@@ -539,3 +539,109 @@ fn slow_processing_between_polls_keeps_the_membership_until_max_poll_interval() 
     assert_eq!(consumer.group_member().unwrap(), before, "same member, same generation");
     assert_eq!(owned_partitions(&consumer).len(), 2);
 }
+
+/// Records every callback as "<name> <kind> <count>".
+struct Named(Arc<Mutex<Vec<String>>>, &'static str);
+
+impl RebalanceListener for Named {
+    fn on_assigned(&mut self, _consumer: &mut Consumer, partitions: &[TopicPartition]) {
+        self.0.lock().unwrap().push(format!("{} assigned {}", self.1, partitions.len()));
+    }
+
+    fn on_revoked(&mut self, _consumer: &mut Consumer, partitions: &[TopicPartition]) {
+        self.0.lock().unwrap().push(format!("{} revoked {}", self.1, partitions.len()));
+    }
+
+    fn on_lost(&mut self, _consumer: &mut Consumer, partitions: &[TopicPartition]) {
+        self.0.lock().unwrap().push(format!("{} lost {}", self.1, partitions.len()));
+    }
+}
+
+#[test]
+fn an_idle_poll_longer_than_max_poll_interval_keeps_the_membership() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path());
+    broker.create_topic(NewTopic::new("t", 2)).unwrap();
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut consumer = broker.consumer(quick(group_config("g"))).unwrap();
+    consumer.subscribe_with_listener(["t"], Named(Arc::clone(&events), "c")).unwrap();
+    poll_until(std::slice::from_mut(&mut consumer), |c| owned_partitions(&c[0]).len() == 2);
+    let before = consumer.group_member();
+    // Blocked in poll is polling: three max.poll.interval.ms go by.
+    assert!(consumer.poll(Duration::from_millis(1_000)).unwrap().is_empty());
+    assert_eq!(consumer.group_member(), before);
+    assert_eq!(events.lock().unwrap().as_slice(), ["c assigned 2"]);
+}
+
+#[test]
+fn a_cooperative_member_removed_while_rejoining_loses_its_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path());
+    broker.create_topic(NewTopic::new("t", 4)).unwrap();
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let config = || {
+        let mut config = quick(group_config("g"));
+        config.assignor = Arc::new(CooperativeStickyAssignor);
+        config.enable_auto_commit = false;
+        config
+    };
+    let mut c1 = broker.consumer(config()).unwrap();
+    c1.subscribe_with_listener(["t"], Named(Arc::clone(&events), "c1")).unwrap();
+    let mut c3 = broker.consumer(config()).unwrap();
+    c3.subscribe(["t"]).unwrap();
+    let mut pair = vec![c1, c3];
+    poll_until(&mut pair, |c| c.iter().all(|c| owned_partitions(c).len() == 2));
+    let (mut c1, mut c3) = (pair.remove(0), pair.remove(0));
+    let mut c2 = broker.consumer(config()).unwrap();
+    c2.subscribe(["t"]).unwrap();
+    c2.poll(Duration::from_millis(1)).unwrap();
+    c1.poll(Duration::from_millis(1)).unwrap(); // c1 rejoins, still holding 2
+                                                // c1 then stops polling past max.poll.interval.ms; the others go on.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(900) {
+        c2.poll(Duration::from_millis(5)).unwrap();
+        c3.poll(Duration::from_millis(5)).unwrap();
+    }
+    produce(&broker, "t", 40);
+    let others: BTreeSet<TopicPartition> = owned_partitions(&c2).union(&owned_partitions(&c3)).cloned().collect();
+    let records = c1.poll(Duration::from_millis(50)).unwrap();
+    for record in records.iter() {
+        let record = record.unwrap();
+        let tp = TopicPartition::new(record.topic, record.partition);
+        assert!(!others.contains(&tp), "c1 read {tp}, which another member owns");
+    }
+    assert!(events.lock().unwrap().contains(&"c1 lost 2".to_string()), "{:?}", events.lock().unwrap());
+}
+
+#[test]
+fn two_live_consumers_with_one_group_instance_id_fence_the_older_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path());
+    broker.create_topic(NewTopic::new("t", 2)).unwrap();
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let config = || {
+        let mut config = quick(group_config("g"));
+        config.group_instance_id = Some("a".into());
+        config.max_poll_interval = Duration::from_secs(30);
+        config
+    };
+    let mut a1 = broker.consumer(config()).unwrap();
+    a1.subscribe_with_listener(["t"], Named(Arc::clone(&events), "a1")).unwrap();
+    poll_until(std::slice::from_mut(&mut a1), |c| owned_partitions(&c[0]).len() == 2);
+    let mut a2 = broker.consumer(config()).unwrap();
+    a2.subscribe_with_listener(["t"], Named(Arc::clone(&events), "a2")).unwrap();
+    let (mut a1_errors, mut a2_errors) = (0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(600) {
+        if let Err(error) = a1.poll(Duration::from_millis(20)) {
+            assert!(matches!(&error, BrokerError::Group { .. }), "{error}");
+            a1_errors += 1;
+        }
+        a2_errors += usize::from(a2.poll(Duration::from_millis(20)).is_err());
+    }
+    assert!(a1_errors > 0, "the replaced consumer is told it was fenced");
+    assert_eq!(a2_errors, 0);
+    assert_eq!(owned_partitions(&a2).len(), 2);
+    assert!(owned_partitions(&a1).is_empty());
+    assert!(events.lock().unwrap().len() <= 4, "no fencing war: {:?}", events.lock().unwrap());
+}

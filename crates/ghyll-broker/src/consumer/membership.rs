@@ -67,6 +67,8 @@ pub(crate) struct Membership {
     next_auto_commit: Instant,
     /// Heartbeated by the broker's group thread while this exists.
     liveness: Arc<Liveness>,
+    /// Another consumer took this member's `group.instance.id`.
+    fenced: bool,
 }
 
 impl Membership {
@@ -89,6 +91,22 @@ impl fmt::Debug for Membership {
             .field("listener", &self.listener.as_ref().map(|_| "..."))
             .finish()
     }
+}
+
+/// Whether a member that lost its partitions rejoins under a new member id.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ForgetMemberId {
+    /// Removed from the group: its id is unknown now.
+    Yes,
+    /// Only its generation is stale: Kafka rejoins with the same id.
+    No,
+}
+
+/// Whether `instance` now belongs to a member other than `member_id`.
+fn instance_taken(coordinator: &ghyll_group::GroupCoordinator, group: &str, instance: &str, member_id: &str) -> bool {
+    coordinator.describe_group(group).is_some_and(|description| {
+        description.members.iter().any(|m| m.group_instance_id.as_deref() == Some(instance) && m.member_id != member_id)
+    })
 }
 
 /// Which rebalance callback to run.
@@ -177,6 +195,7 @@ impl Consumer {
             listener,
             next_auto_commit: Instant::now() + self.config.auto_commit_interval,
             liveness,
+            fenced: false,
         });
         Ok(())
     }
@@ -262,8 +281,12 @@ impl Consumer {
     /// Once per `poll` call: tells the coordinator the consumer is polling
     /// (`max.poll.interval.ms`) and auto-commits when due.
     pub(super) fn group_poll_started(&mut self) {
+        let cooperative = self.config.assignor.protocol() == RebalanceProtocol::Cooperative;
         let Some(membership) = self.membership.as_mut() else { return };
-        if membership.phase == Phase::Stable && Instant::now() >= membership.next_auto_commit {
+        // A cooperative member keeps consuming (and committing) while it
+        // rejoins; an eager one holds nothing then.
+        let holds = membership.phase == Phase::Stable || cooperative;
+        if holds && Instant::now() >= membership.next_auto_commit {
             membership.next_auto_commit = Instant::now() + self.config.auto_commit_interval;
             self.auto_commit(None);
         }
@@ -284,27 +307,47 @@ impl Consumer {
         }
         for _ in 0..GROUP_STEPS_MAX {
             let Some(membership) = self.membership.as_ref() else { return Ok(None) };
+            if membership.fenced {
+                let group = membership.group_id.clone();
+                let instance = self.config.group_instance_id.clone().unwrap_or_default();
+                return Err(group_error(GroupError::FencedInstanceId {
+                    group,
+                    group_instance_id: instance,
+                    member_id: String::new(),
+                }));
+            }
             let groups = Arc::clone(&self.broker.inner);
             let groups = &groups.groups;
             let now = groups.now_ms();
             match membership.phase {
                 Phase::Stable => {
                     let member_id = membership.member_id.clone().unwrap_or_default();
-                    let outcome = {
+                    let (outcome, fenced) = {
                         let mut state = groups.lock();
+                        // Blocked in poll is polling: the max.poll.interval.ms
+                        // timer restarts on every pass, as Kafka's does.
+                        let _ = state.coordinator.poll_seen(now, &membership.group_id, &member_id);
                         let outcome =
                             state.coordinator.heartbeat(now, &membership.group_id, &member_id, membership.generation);
+                        let fenced = match (&outcome, self.config.group_instance_id.as_deref()) {
+                            (Err(GroupError::UnknownMember { .. }), Some(instance)) => {
+                                instance_taken(&state.coordinator, &membership.group_id, instance, &member_id)
+                            }
+                            _ => false,
+                        };
                         let events = state.coordinator.take_events();
                         drop(state);
                         groups.wake_for(&events);
-                        outcome
+                        (outcome, fenced)
                     };
                     match outcome {
                         Ok(HeartbeatOutcome::Ok) => return Ok(Some(self.config.heartbeat_interval)),
                         Ok(HeartbeatOutcome::RebalanceInProgress) => self.prepare_rejoin(),
-                        Err(GroupError::UnknownMember { .. } | GroupError::IllegalGeneration { .. }) => {
-                            self.lose_assignment()
-                        }
+                        Err(GroupError::UnknownMember { .. }) if fenced => return Err(self.fence(&member_id)),
+                        Err(GroupError::UnknownMember { .. }) => self.lose_assignment(ForgetMemberId::Yes),
+                        // Kafka rejoins with the same member id after a stale
+                        // generation.
+                        Err(GroupError::IllegalGeneration { .. }) => self.lose_assignment(ForgetMemberId::No),
                         Err(error) => return Err(group_error(error)),
                     }
                 }
@@ -351,11 +394,9 @@ impl Consumer {
                                 membership.phase = Phase::Joining;
                             }
                         }
-                        Err(GroupError::UnknownMember { .. }) => {
-                            if let Some(membership) = self.membership.as_mut() {
-                                membership.set_member(None, -1);
-                            }
-                        }
+                        // Removed while rejoining (a cooperative member still
+                        // holds partitions): they are someone else's now.
+                        Err(GroupError::UnknownMember { .. }) => self.lose_assignment(ForgetMemberId::Yes),
                         Err(error) => return Err(group_error(error)),
                     }
                 }
@@ -384,7 +425,7 @@ impl Consumer {
 
     /// The member was removed (missed heartbeats, or a generation moved on
     /// without it): its partitions may already be someone else's.
-    fn lose_assignment(&mut self) {
+    fn lose_assignment(&mut self, forget: ForgetMemberId) {
         let lost = self.assignment();
         tracing::warn!(group = ?self.config.group_id, partitions = lost.len(), "removed from the group; rejoining");
         if !lost.is_empty() {
@@ -392,9 +433,37 @@ impl Consumer {
         }
         self.set_group_assignment(&BTreeSet::new());
         if let Some(membership) = self.membership.as_mut() {
-            membership.set_member(None, -1);
+            let member_id = match forget {
+                ForgetMemberId::Yes => None,
+                ForgetMemberId::No => membership.member_id.clone(),
+            };
+            membership.set_member(member_id, -1);
             membership.phase = Phase::Joining;
         }
+    }
+
+    /// Another consumer with this `group.instance.id` took the member's
+    /// place: fatal, as Kafka's `FencedInstanceIdException` (rejoining
+    /// would fence the other one in turn, forever). The partitions are
+    /// lost; every later `poll` returns the error.
+    fn fence(&mut self, member_id: &str) -> BrokerError {
+        let lost = self.assignment();
+        if !lost.is_empty() {
+            self.run_callback(Callback::Lost, &lost);
+        }
+        self.set_group_assignment(&BTreeSet::new());
+        let group = self.config.group_id.clone().unwrap_or_default();
+        let instance = self.config.group_instance_id.clone().unwrap_or_default();
+        if let Some(membership) = self.membership.as_mut() {
+            membership.set_member(None, -1);
+            membership.fenced = true;
+        }
+        tracing::error!(group = %group, instance = %instance, "fenced by another consumer with the same group.instance.id");
+        group_error(GroupError::FencedInstanceId {
+            group,
+            group_instance_id: instance,
+            member_id: member_id.to_string(),
+        })
     }
 
     fn apply_assignment(&mut self, assignment: ghyll_group::Assignment) {
@@ -465,7 +534,8 @@ impl Consumer {
         if self.membership.is_none() {
             return;
         }
-        if self.membership.as_ref().is_some_and(|m| m.phase == Phase::Stable) {
+        let cooperative = self.config.assignor.protocol() == RebalanceProtocol::Cooperative;
+        if self.membership.as_ref().is_some_and(|m| !m.fenced && (m.phase == Phase::Stable || cooperative)) {
             self.auto_commit(None);
         }
         let revoked = self.assignment();
