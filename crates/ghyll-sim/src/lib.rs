@@ -151,15 +151,45 @@ pub struct Violation {
     pub step: u32,
     /// What broke.
     pub message: String,
+    /// How to run it again.
+    pub replay: String,
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "seed {} step {}: {} (replay: GHYLL_SIM_SEED={} cargo test -p ghyll-sim)",
-            self.seed, self.step, self.message, self.seed
-        )
+        write!(f, "seed {} step {}: {} (replay: {})", self.seed, self.step, self.message, self.replay)
+    }
+}
+
+/// The command that replays `seed` with `options`: the test for a default
+/// run, the binary with the matching flags otherwise.
+pub fn replay_command(seed: u64, options: &SimOptions) -> String {
+    let defaults = SimOptions::for_seed(seed);
+    let mut flags = String::new();
+    if options.crash_per_mille != defaults.crash_per_mille {
+        flags.push_str(&format!(" --crash-per-mille {}", options.crash_per_mille));
+    }
+    if options.truncate_to_high_watermark {
+        flags.push_str(" --truncate-to-high-watermark");
+    }
+    if options.durability != defaults.durability {
+        flags.push_str(" --replicated");
+    }
+    let shape_differs =
+        (options.nodes, options.partitions, options.min_insync_replicas, options.steps, options.settle_steps)
+            != (
+                defaults.nodes,
+                defaults.partitions,
+                defaults.min_insync_replicas,
+                defaults.steps,
+                defaults.settle_steps,
+            );
+    if flags.is_empty() && !shape_differs {
+        format!("GHYLL_SIM_SEED={seed} cargo test -p ghyll-sim")
+    } else if shape_differs {
+        format!("run(seed {seed}, {options:?})")
+    } else {
+        format!("cargo run -p ghyll-sim --release -- --seed {seed}{flags}")
     }
 }
 
@@ -203,8 +233,13 @@ pub fn run_seed(seed: u64) -> Result<Stats, Violation> {
 /// # Errors
 /// The first [`Violation`].
 pub fn run(seed: u64, options: &SimOptions) -> Result<Stats, Violation> {
-    let mut sim = Sim::new(seed, options.clone()).map_err(|message| Violation { seed, step: 0, message })?;
-    let result = sim.run_all();
+    let with_replay = |mut violation: Violation| {
+        violation.replay = replay_command(seed, options);
+        violation
+    };
+    let mut sim = Sim::new(seed, options.clone())
+        .map_err(|message| with_replay(Violation { seed, step: 0, message, replay: String::new() }))?;
+    let result = sim.run_all().map_err(with_replay);
     result.map(|()| {
         sim.stats.committed = sim.checks.values().map(|c| c.committed.len() as u64).sum();
         sim.stats.clone()
@@ -345,7 +380,7 @@ impl Sim {
     }
 
     fn violation(&self, message: String) -> Violation {
-        Violation { seed: self.seed, step: self.step, message }
+        Violation { seed: self.seed, step: self.step, message, replay: String::new() }
     }
 
     fn run_all(&mut self) -> Outcome {
@@ -439,6 +474,7 @@ impl Sim {
                     seed: self.seed,
                     step: self.step,
                     message: e.to_string(),
+                    replay: String::new(),
                 })?
             };
             let len = log.records.len() as Offset;
@@ -452,6 +488,7 @@ impl Sim {
                     seed: self.seed,
                     step: self.step,
                     message: format!("node {n} partition {p}: recovered epoch cache {cache:?} != log's {rebuilt:?}"),
+                    replay: String::new(),
                 });
             }
             let replicas = self.placement[&p].clone();
@@ -460,6 +497,7 @@ impl Sim {
                 seed: self.seed,
                 step: self.step,
                 message: e.to_string(),
+                replay: String::new(),
             })?;
             node.replicas.insert(p, replica);
         }
@@ -564,11 +602,11 @@ impl Sim {
                             batch.base_offset,
                             log.records.len()
                         );
-                        return Err(Violation { seed: self.seed, step: self.step, message });
+                        return Err(Violation { seed: self.seed, step: self.step, message, replay: String::new() });
                     }
                     if batch.payload.len() != 8 * batch.record_count as usize {
                         let message = format!("node {n} partition {p}: batch payload does not match its count");
-                        return Err(Violation { seed: self.seed, step: self.step, message });
+                        return Err(Violation { seed: self.seed, step: self.step, message, replay: String::new() });
                     }
                     for chunk in batch.payload.chunks_exact(8) {
                         let tag = u64::from_be_bytes(chunk.try_into().expect("8 bytes"));
@@ -579,14 +617,14 @@ impl Sim {
                     let to = *to as usize;
                     if to > log.records.len() {
                         let message = format!("node {n} partition {p}: truncate to {to} above the log end");
-                        return Err(Violation { seed: self.seed, step: self.step, message });
+                        return Err(Violation { seed: self.seed, step: self.step, message, replay: String::new() });
                     }
                     self.stats.truncations += 1;
                     log.records.truncate(to);
                     log.durable_len = log.durable_len.min(to);
                     log.verified = log.verified.min(to);
                 }
-                _ => return Err(Violation { seed: self.seed, step: self.step, message: "unknown log op".into() }),
+                _ => return Err(self.violation("unknown log op".into())),
             }
         }
         if replica.log_end_offset() != log.records.len() as Offset {
@@ -595,7 +633,7 @@ impl Sim {
                 replica.log_end_offset(),
                 log.records.len()
             );
-            return Err(Violation { seed: self.seed, step: self.step, message });
+            return Err(Violation { seed: self.seed, step: self.step, message, replay: String::new() });
         }
         if ready.epoch_cache_changed {
             log.epoch_checkpoint = replica.epoch_cache().encode();
@@ -665,7 +703,7 @@ impl Sim {
                          but {c:?} was committed there",
                         log.records[offset]
                     );
-                    return Err(Violation { seed: self.seed, step: self.step, message });
+                    return Err(Violation { seed: self.seed, step: self.step, message, replay: String::new() });
                 }
                 Some(_) => {}
                 None => check.committed.push(log.records[offset]),
@@ -799,7 +837,7 @@ impl Sim {
                     log.records.len(),
                     check.committed.len()
                 );
-                return Err(Violation { seed: self.seed, step: self.step, message });
+                return Err(Violation { seed: self.seed, step: self.step, message, replay: String::new() });
             }
             while log.verified < check.committed.len() {
                 let offset = log.verified;
@@ -808,7 +846,7 @@ impl Sim {
                         "partition {p}: committed record {:?} at offset {offset} replaced by {:?} in leader {leader}'s log",
                         check.committed[offset], log.records[offset]
                     );
-                    return Err(Violation { seed: self.seed, step: self.step, message });
+                    return Err(Violation { seed: self.seed, step: self.step, message, replay: String::new() });
                 }
                 log.verified += 1;
             }

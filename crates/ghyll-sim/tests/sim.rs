@@ -91,6 +91,13 @@ fn finds_high_watermark_truncation_bug() {
             .any(|kind| violation.message.contains(kind)),
         "{violation}"
     );
+    // The replay line carries the flags this run needs.
+    assert!(
+        violation.replay.ends_with("--crash-per-mille 20 --truncate-to-high-watermark")
+            && violation.replay.contains(&format!("--seed {}", violation.seed)),
+        "{}",
+        violation.replay
+    );
 }
 
 /// With Kafka's own durability rule (count a follower once the record is
