@@ -1,13 +1,13 @@
 //! The in-process broker: opens the data directory, owns topics and their
 //! partition logs, runs the background threads, and answers admin calls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ghyll_log::Log;
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -17,6 +17,7 @@ use crate::error::BrokerError;
 use crate::group::{Groups, OFFSETS_TOPIC};
 use crate::metadata::{self, TopicMeta};
 use crate::partition::{Partition, Topic};
+use crate::replication::{self, Replicated, Setup};
 
 const LOCK_FILE: &str = ".lock";
 /// Suffix of a partition directory being deleted, as Kafka's `-delete`.
@@ -45,8 +46,8 @@ impl NewTopic {
         NewTopic { name: name.into(), partitions, replication_factor: 1, configs: Vec::new() }
     }
 
-    /// Sets the replication factor (only 1 is supported until replication
-    /// lands).
+    /// Sets the replication factor: how many nodes hold a copy of each
+    /// partition (at most the broker's node count).
     pub fn replication_factor(mut self, factor: u16) -> NewTopic {
         self.replication_factor = factor;
         self
@@ -79,13 +80,20 @@ pub struct PartitionDescription {
     pub log_start_offset: u64,
     /// Next offset to be written.
     pub log_end_offset: u64,
-    /// Offset consumers read up to (the log end while replication factor is 1).
+    /// Offset consumers read up to (the log end with replication factor 1).
     pub high_watermark: u64,
+    /// The leader's node; `None` while no ISR member is alive.
+    pub leader: Option<u32>,
+    /// The nodes holding replicas, preferred leader first.
+    pub replicas: Vec<u32>,
+    /// The in-sync replicas' nodes.
+    pub isr: Vec<u32>,
     /// Bytes in the partition's segments.
     pub size_bytes: u64,
     /// Number of segments.
     pub segments: usize,
-    /// The partition's directory.
+    /// The leader's partition directory (the last leader's while there is
+    /// none).
     pub dir: PathBuf,
 }
 
@@ -156,6 +164,10 @@ pub(crate) struct Inner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Consumer groups and their committed offsets.
     pub(crate) groups: Groups,
+    /// Nodes not taken out by `fail_node`.
+    alive: Mutex<BTreeSet<u32>>,
+    /// Replication's clock.
+    clock: Instant,
 }
 
 impl Drop for Inner {
@@ -229,6 +241,17 @@ fn partition_dir(data_dir: &Path, topic: &str, partition: u32) -> PathBuf {
     data_dir.join(format!("{topic}-{partition}"))
 }
 
+fn state_path(data_dir: &Path, topic: &str, partition: u32) -> PathBuf {
+    data_dir.join(format!("{topic}-{partition}.leader-and-isr"))
+}
+
+/// What opening a partition needs from the broker.
+struct PartitionContext<'a> {
+    config: &'a BrokerConfig,
+    alive: &'a BTreeSet<u32>,
+    clock: Instant,
+}
+
 impl Broker {
     /// Opens (creating if needed) a broker on `data_dir` with Kafka's
     /// defaults.
@@ -265,12 +288,25 @@ impl Broker {
             Err(TryLockError::Error(error)) => return Err(BrokerError::io("lock data directory", &lock_path, error)),
         }
         remove_deleted_dirs(&dir)?;
+        for node in &config.nodes {
+            fs::create_dir_all(node).map_err(|error| BrokerError::io("create node directory", node, error))?;
+            remove_deleted_dirs(node)?;
+        }
+        let alive: BTreeSet<u32> = (0..config.node_count()).collect();
+        let clock = Instant::now();
+        let context = PartitionContext { config: &config, alive: &alive, clock };
         let mut topics = BTreeMap::new();
         for meta in metadata::load(&dir)? {
             let topic_config = TopicConfig::from_pairs(&config.topic_defaults, &meta.overrides)?;
             let name: Arc<str> = Arc::from(meta.name.as_str());
             let partitions = (0..meta.partitions)
-                .map(|id| open_partition(&dir, &name, id, &topic_config))
+                .map(|id| {
+                    let replicas = meta.assignment.get(id as usize).cloned().unwrap_or_else(|| vec![0]);
+                    if let Some(&node) = replicas.iter().find(|&&node| node >= config.node_count()) {
+                        return Err(BrokerError::UnknownNode { node, nodes: config.node_count() });
+                    }
+                    open_partition(&context, &name, id, &topic_config, &replicas, false)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let topic = Topic::new(name, topic_config, meta.replication_factor, partitions);
             topics.insert(meta.name, Arc::new(topic));
@@ -295,6 +331,8 @@ impl Broker {
             shutdown: Arc::new(Shutdown::default()),
             threads: Mutex::new(Vec::new()),
             groups,
+            alive: Mutex::new(alive),
+            clock,
         });
         start_background_threads(&inner)?;
         tracing::info!(data_dir = %inner.config.data_dir.display(), topics = inner.topics.read().len(), "broker open");
@@ -344,40 +382,81 @@ impl Broker {
         self.check_open()?;
         validate_topic_name(&new.name)?;
         self.check_partition_count(&new.name, new.partitions)?;
-        if new.replication_factor != 1 {
-            return Err(BrokerError::InvalidReplicationFactor {
-                topic: new.name,
-                factor: new.replication_factor,
-                reason: "only replication factor 1 is supported until replication lands",
-            });
-        }
         let topic_config = TopicConfig::from_pairs(&self.inner.config.topic_defaults, new.configs.iter().cloned())?;
+        self.check_replication(&new.name, new.replication_factor, &topic_config)?;
         let _admin = self.inner.admin.lock();
         if self.inner.topics.read().contains_key(&new.name) {
             return Err(BrokerError::TopicExists { topic: new.name });
         }
-        let dir = &self.inner.config.data_dir;
         let name: Arc<str> = Arc::from(new.name.as_str());
+        let assignment = self.placement(&new.name, new.partitions, new.replication_factor)?;
         let mut partitions = Vec::with_capacity(new.partitions as usize);
-        for id in 0..new.partitions {
+        for (id, replicas) in (0..new.partitions).zip(&assignment) {
+            partitions.push(self.create_partition(&name, id, &topic_config, replicas)?);
+        }
+        let topic = Arc::new(Topic::new(Arc::clone(&name), topic_config, new.replication_factor, partitions));
+        let mut metas = self.metas();
+        metas.push(meta_of(&topic));
+        metadata::store(&self.inner.config.data_dir, &metas)?;
+        self.inner.topics.write().insert(new.name.clone(), topic);
+        self.inner.groups.topic_changed(&new.name, Some(new.partitions));
+        tracing::info!(topic = %new.name, partitions = new.partitions, "created topic");
+        Ok(())
+    }
+
+    /// Checks a replication factor against the nodes and the topic config.
+    fn check_replication(&self, topic: &str, factor: u16, config: &TopicConfig) -> Result<(), BrokerError> {
+        let invalid = |reason| Err(BrokerError::InvalidReplicationFactor { topic: topic.to_string(), factor, reason });
+        if factor == 0 {
+            return invalid("a topic needs at least one replica");
+        }
+        if u32::from(factor) > self.inner.config.node_count() {
+            return invalid("larger than the number of nodes");
+        }
+        if factor > 1 && config.cleanup_policy().compacts() {
+            return Err(BrokerError::InvalidConfig {
+                name: "cleanup.policy".into(),
+                value: config.cleanup_policy().as_str().into(),
+                reason: "compacted topics with replication factor above 1 are not supported yet".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Each partition's replicas: Kafka's rack-unaware assignment over the
+    /// nodes. Unreplicated topics without nodes stay on node 0.
+    fn placement(&self, topic: &str, partitions: u32, factor: u16) -> Result<Vec<Vec<u32>>, BrokerError> {
+        let nodes: Vec<u32> = (0..self.inner.config.node_count()).collect();
+        ghyll_replication::assign_replicas(partitions, usize::from(factor), &nodes).map_err(|_| {
+            BrokerError::InvalidReplicationFactor {
+                topic: topic.to_string(),
+                factor,
+                reason: "larger than the number of nodes",
+            }
+        })
+    }
+
+    /// Opens a new partition's replicas, each empty.
+    fn create_partition(
+        &self,
+        topic: &Arc<str>,
+        id: u32,
+        config: &TopicConfig,
+        replicas: &[u32],
+    ) -> Result<Arc<Partition>, BrokerError> {
+        for &node in replicas {
             // A directory left by a create that crashed before its metadata
             // was written holds nothing acknowledged: start it empty.
-            let path = partition_dir(dir, &name, id);
+            let path = partition_dir(self.inner.config.node_dir(node), topic, id);
             if path.exists() {
                 tracing::warn!(dir = %path.display(), "removing leftover partition directory");
                 fs::remove_dir_all(&path)
                     .map_err(|error| BrokerError::io("remove leftover directory", &path, error))?;
             }
-            partitions.push(open_partition(dir, &name, id, &topic_config)?);
         }
-        let topic = Arc::new(Topic::new(Arc::clone(&name), topic_config, new.replication_factor, partitions));
-        let mut metas = self.metas();
-        metas.push(meta_of(&topic));
-        metadata::store(dir, &metas)?;
-        self.inner.topics.write().insert(new.name.clone(), topic);
-        self.inner.groups.topic_changed(&new.name, Some(new.partitions));
-        tracing::info!(topic = %new.name, partitions = new.partitions, "created topic");
-        Ok(())
+        let alive = self.inner.alive.lock().clone();
+        let context = PartitionContext { config: &self.inner.config, alive: &alive, clock: self.inner.clock };
+        open_partition(&context, topic, id, config, replicas, true)
     }
 
     fn check_partition_count(&self, topic: &str, count: u32) -> Result<(), BrokerError> {
@@ -410,14 +489,27 @@ impl Broker {
         let partitions = topic
             .partitions()
             .iter()
-            .map(|partition| PartitionDescription {
-                partition: partition.id,
-                log_start_offset: partition.log.log_start_offset(),
-                log_end_offset: partition.log.log_end_offset(),
-                high_watermark: partition.high_watermark(),
-                size_bytes: partition.log.size_bytes(),
-                segments: partition.log.segment_base_offsets().len(),
-                dir: partition.log.dir().to_path_buf(),
+            .map(|partition| {
+                let (leader, isr) = match &partition.replication {
+                    None => (Some(partition.replicas[0]), partition.replicas.clone()),
+                    Some(replication) => {
+                        let view = replication.view();
+                        (view.leader, view.isr)
+                    }
+                };
+                let log = partition.log();
+                PartitionDescription {
+                    partition: partition.id,
+                    log_start_offset: log.log_start_offset(),
+                    log_end_offset: log.log_end_offset(),
+                    high_watermark: partition.high_watermark(),
+                    leader,
+                    replicas: partition.replicas.clone(),
+                    isr,
+                    size_bytes: log.size_bytes(),
+                    segments: log.segment_base_offsets().len(),
+                    dir: log.dir().to_path_buf(),
+                }
             })
             .collect();
         Ok(TopicDescription {
@@ -444,7 +536,8 @@ impl Broker {
         }
         let _admin = self.inner.admin.lock();
         let topic = self.topic(name)?;
-        let dir = &self.inner.config.data_dir;
+        let config = &self.inner.config;
+        let dir = &config.data_dir;
         let metas: Vec<TopicMeta> = self.metas().into_iter().filter(|meta| meta.name != name).collect();
         metadata::store(dir, &metas)?;
         self.inner.topics.write().remove(name);
@@ -455,15 +548,32 @@ impl Broker {
             // partition: a closed log refuses their appends, retention and
             // checkpoints, which would otherwise land in the directory a new
             // topic of the same name reuses.
-            if let Err(error) = partition.log.close() {
-                tracing::warn!(topic = %name, partition = partition.id, %error, "closing a deleted partition failed");
+            for log in &partition.logs {
+                if let Err(error) = log.close() {
+                    tracing::warn!(topic = %name, partition = partition.id, %error, "closing a deleted partition failed");
+                }
             }
-            let from = partition_dir(dir, name, partition.id);
-            let to = dir.join(format!("{name}-{}.{}{DELETE_SUFFIX}", partition.id, now_ms()));
-            fs::rename(&from, &to).map_err(|error| BrokerError::io("rename partition for deletion", &from, error))?;
-            fs::remove_dir_all(&to).map_err(|error| BrokerError::io("delete partition", &to, error))?;
+            for &node in &partition.replicas {
+                let node_dir = config.node_dir(node);
+                let from = partition_dir(node_dir, name, partition.id);
+                let to = node_dir.join(format!("{name}-{}.{}{DELETE_SUFFIX}", partition.id, now_ms()));
+                fs::rename(&from, &to)
+                    .map_err(|error| BrokerError::io("rename partition for deletion", &from, error))?;
+                fs::remove_dir_all(&to).map_err(|error| BrokerError::io("delete partition", &to, error))?;
+            }
+            if let Some(replication) = &partition.replication {
+                let path = replication.state_path();
+                if let Err(error) = fs::remove_file(path) {
+                    if error.kind() != std::io::ErrorKind::NotFound {
+                        return Err(BrokerError::io("delete leader and ISR state", path, error));
+                    }
+                }
+            }
         }
         metadata::sync_dir(dir)?;
+        for node in &config.nodes {
+            metadata::sync_dir(node)?;
+        }
         tracing::info!(topic = %name, "deleted topic");
         Ok(())
     }
@@ -488,18 +598,15 @@ impl Broker {
         self.check_partition_count(name, total)?;
         let dir = &self.inner.config.data_dir;
         let mut partitions: Vec<Arc<Partition>> = current.as_ref().clone();
+        let assignment = self.placement(name, total, topic.replication_factor)?;
         for id in current.len() as u32..total {
-            let path = partition_dir(dir, name, id);
-            if path.exists() {
-                fs::remove_dir_all(&path)
-                    .map_err(|error| BrokerError::io("remove leftover directory", &path, error))?;
-            }
-            partitions.push(open_partition(dir, &topic.name, id, &topic.config)?);
+            let replicas = if self.inner.config.nodes.is_empty() { vec![0] } else { assignment[id as usize].clone() };
+            partitions.push(self.create_partition(&topic.name, id, &topic.config, &replicas)?);
         }
         let mut metas = self.metas();
         for meta in &mut metas {
             if meta.name == name {
-                meta.partitions = total;
+                *meta = meta_of_partitions(&topic, &partitions);
             }
         }
         metadata::store(dir, &metas)?;
@@ -530,7 +637,7 @@ impl Broker {
         let now = now_ms();
         let mut total = CompactionReport::default();
         for partition in topic.partitions().iter() {
-            let report = partition.log.clean(now).map_err(|error| BrokerError::log(name, partition.id, error))?;
+            let report = partition.log().clean(now).map_err(|error| BrokerError::log(name, partition.id, error))?;
             total.segments_cleaned += report.segments_cleaned as u64;
             total.bytes_before += report.bytes_before;
             total.bytes_after += report.bytes_after;
@@ -547,7 +654,9 @@ impl Broker {
     pub fn flush(&self) -> Result<(), BrokerError> {
         for topic in self.inner.topics.read().values() {
             for partition in topic.partitions().iter() {
-                partition.log.flush().map_err(|error| BrokerError::log(&topic.name, partition.id, error))?;
+                for log in &partition.logs {
+                    log.flush().map_err(|error| BrokerError::log(&topic.name, partition.id, error))?;
+                }
             }
         }
         Ok(())
@@ -569,8 +678,10 @@ impl Broker {
         let mut first_error = None;
         for topic in self.inner.topics.read().values() {
             for partition in topic.partitions().iter() {
-                if let Err(error) = partition.log.close() {
-                    first_error.get_or_insert(BrokerError::log(&topic.name, partition.id, error));
+                for log in &partition.logs {
+                    if let Err(error) = log.close() {
+                        first_error.get_or_insert(BrokerError::log(&topic.name, partition.id, error));
+                    }
                 }
                 partition.notify();
             }
@@ -584,6 +695,59 @@ impl Broker {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Takes node `node` out, as a failed disk or machine would: its
+    /// replicas stop fetching and serving; partitions it led elect a new
+    /// leader from their ISR (or go offline, refusing sends, when no ISR
+    /// member is left), and it leaves every ISR. Unreplicated partitions
+    /// are not affected.
+    ///
+    /// # Errors
+    /// [`BrokerError::UnknownNode`], [`BrokerError::Closed`].
+    pub fn fail_node(&self, node: u32) -> Result<(), BrokerError> {
+        self.check_node(node)?;
+        let _admin = self.inner.admin.lock();
+        self.inner.alive.lock().remove(&node);
+        for partition in self.replicated_partitions() {
+            replication::node_failed(&partition, node);
+        }
+        tracing::warn!(node, "node failed");
+        Ok(())
+    }
+
+    /// Brings node `node` back: its replicas recover from their logs,
+    /// truncate what diverged from the leader, catch up and rejoin the
+    /// ISR; leadership returns to preferred replicas on it.
+    ///
+    /// # Errors
+    /// [`BrokerError::UnknownNode`], [`BrokerError::Closed`], a replica's
+    /// [`BrokerError::Log`] (the others are still restored).
+    pub fn restore_node(&self, node: u32) -> Result<(), BrokerError> {
+        self.check_node(node)?;
+        let _admin = self.inner.admin.lock();
+        self.inner.alive.lock().insert(node);
+        let mut first_error = None;
+        for partition in self.replicated_partitions() {
+            if let Err(error) = replication::node_restored(&partition, node) {
+                first_error.get_or_insert(error);
+            }
+        }
+        tracing::info!(node, "node restored");
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn check_node(&self, node: u32) -> Result<(), BrokerError> {
+        self.check_open()?;
+        let nodes = self.inner.config.node_count();
+        if node >= nodes {
+            return Err(BrokerError::UnknownNode { node, nodes });
+        }
+        Ok(())
+    }
+
+    fn replicated_partitions(&self) -> Vec<Arc<Partition>> {
+        Broker::all_partitions(&self.inner).into_iter().filter(|p| p.replication.is_some()).collect()
+    }
+
     /// Every partition of every topic, for the background threads.
     fn all_partitions(inner: &Inner) -> Vec<Arc<Partition>> {
         inner.topics.read().values().flat_map(|topic| topic.partitions().iter().cloned().collect::<Vec<_>>()).collect()
@@ -591,18 +755,59 @@ impl Broker {
 }
 
 fn meta_of(topic: &Topic) -> TopicMeta {
+    meta_of_partitions(topic, &topic.partitions())
+}
+
+fn meta_of_partitions(topic: &Topic, partitions: &[Arc<Partition>]) -> TopicMeta {
+    // Unreplicated partitions all on node 0 keep the original line format.
+    let trivial = partitions.iter().all(|partition| partition.replicas == [0]);
     TopicMeta {
         name: topic.name.to_string(),
-        partitions: topic.partition_count(),
+        partitions: partitions.len() as u32,
         replication_factor: topic.replication_factor,
         overrides: topic.config.overrides().clone(),
+        assignment: if trivial { Vec::new() } else { partitions.iter().map(|p| p.replicas.clone()).collect() },
     }
 }
 
-fn open_partition(dir: &Path, topic: &Arc<str>, id: u32, config: &TopicConfig) -> Result<Arc<Partition>, BrokerError> {
-    let log = Log::open(partition_dir(dir, topic, id), config.log_config().clone())
-        .map_err(|error| BrokerError::log(topic, id, error))?;
-    Ok(Arc::new(Partition::new(Arc::clone(topic), id, log)))
+/// Opens (recovering) every replica's log of a partition; a replicated
+/// partition also gets its replicas and controller, and its first leader.
+fn open_partition(
+    context: &PartitionContext<'_>,
+    topic: &Arc<str>,
+    id: u32,
+    config: &TopicConfig,
+    replicas: &[u32],
+    created: bool,
+) -> Result<Arc<Partition>, BrokerError> {
+    let logs = replicas
+        .iter()
+        .map(|&node| {
+            Log::open(partition_dir(context.config.node_dir(node), topic, id), config.log_config().clone())
+                .map_err(|error| BrokerError::log(topic, id, error))
+        })
+        .collect::<Result<Vec<Log>, _>>()?;
+    if replicas.len() == 1 {
+        let log = logs.into_iter().next().expect("one log");
+        return Ok(Arc::new(Partition::new(Arc::clone(topic), id, replicas[0], log)));
+    }
+    let replication = Replicated::new(Setup {
+        topic,
+        partition: id,
+        replicas,
+        logs: &logs,
+        min_insync_replicas: usize::from(config.min_insync_replicas()),
+        unclean_leader_election: config.unclean_leader_election(),
+        replica_lag_time_max_ms: context.config.replica_lag_time_max.as_millis() as u64,
+        alive: context.alive,
+        clock: context.clock,
+        state_path: state_path(&context.config.data_dir, topic, id),
+        created,
+    })?;
+    let partition =
+        Arc::new(Partition::with_replicas(Arc::clone(topic), id, replicas.to_vec(), logs, Some(replication)));
+    replication::start(&partition);
+    Ok(partition)
 }
 
 /// Finishes deletions that a crash interrupted.
@@ -623,15 +828,20 @@ fn start_background_threads(inner: &Arc<Inner>) -> Result<(), BrokerError> {
     type Task = fn(&Inner);
     let flush: Task = |inner| {
         for partition in Broker::all_partitions(inner) {
-            if let Err(error) = partition.log.flush_if_due() {
-                tracing::error!(topic = %partition.topic, partition = partition.id, %error, "scheduled flush failed");
+            for log in &partition.logs {
+                if let Err(error) = log.flush_if_due() {
+                    tracing::error!(topic = %partition.topic, partition = partition.id, %error, "scheduled flush failed");
+                }
             }
         }
     };
     let retention: Task = |inner| {
         let now = now_ms();
         for partition in Broker::all_partitions(inner) {
-            match partition.log.apply_retention(now) {
+            // Replicated partitions: only the leader's log, until followers
+            // learn the leader's log start (Kafka's logStartOffset in fetch
+            // responses); followers keep their segments meanwhile.
+            match partition.log().apply_retention(now) {
                 Ok(report) if report.segments_deleted > 0 => tracing::info!(
                     topic = %partition.topic,
                     partition = partition.id,
@@ -650,10 +860,11 @@ fn start_background_threads(inner: &Arc<Inner>) -> Result<(), BrokerError> {
     let cleaner: Task = |inner| {
         let now = now_ms();
         for partition in Broker::all_partitions(inner) {
-            if !partition.log.config().cleanup_policy.compacts() || !partition.log.needs_cleaning(now) {
+            let log = partition.log();
+            if partition.replication.is_some() || !log.config().cleanup_policy.compacts() || !log.needs_cleaning(now) {
                 continue;
             }
-            match partition.log.clean(now) {
+            match log.clean(now) {
                 Ok(report) => tracing::info!(
                     topic = %partition.topic,
                     partition = partition.id,
@@ -669,11 +880,21 @@ fn start_background_threads(inner: &Arc<Inner>) -> Result<(), BrokerError> {
             }
         }
     };
-    let tasks: [(&str, Duration, Task); 4] = [
+    let replication: Task = |inner| {
+        let replicated: Vec<Arc<Topic>> =
+            inner.topics.read().values().filter(|topic| topic.replication_factor > 1).cloned().collect();
+        for topic in replicated {
+            for partition in topic.partitions().iter() {
+                replication::pump(partition);
+            }
+        }
+    };
+    let tasks: [(&str, Duration, Task); 5] = [
         ("ghyll-flusher", inner.config.flush_check_interval, flush),
         ("ghyll-retention", inner.config.retention_check_interval, retention),
         ("ghyll-groups", inner.config.group_check_interval, groups),
         ("ghyll-cleaner", inner.config.cleaner_check_interval, cleaner),
+        ("ghyll-replication", inner.config.replication_check_interval, replication),
     ];
     for (name, period, task) in tasks {
         let weak = Arc::downgrade(inner);

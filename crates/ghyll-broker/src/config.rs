@@ -11,7 +11,7 @@ use crate::error::BrokerError;
 pub use ghyll_log::CleanupPolicy;
 
 /// The per-topic configs ghyll understands, by Kafka's names.
-pub const TOPIC_CONFIG_NAMES: [&str; 13] = [
+pub const TOPIC_CONFIG_NAMES: [&str; 15] = [
     "cleanup.policy",
     "delete.retention.ms",
     "min.cleanable.dirty.ratio",
@@ -25,14 +25,29 @@ pub const TOPIC_CONFIG_NAMES: [&str; 13] = [
     "flush.ms",
     "index.interval.bytes",
     "segment.index.bytes",
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
 ];
 
 /// A topic's configuration: Kafka's defaults plus the overrides it was
 /// created with.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicConfig {
     log: LogConfig,
+    min_insync_replicas: u16,
+    unclean_leader_election: bool,
     overrides: BTreeMap<String, String>,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        TopicConfig {
+            log: LogConfig::default(),
+            min_insync_replicas: 1,
+            unclean_leader_election: false,
+            overrides: BTreeMap::new(),
+        }
+    }
 }
 
 impl TopicConfig {
@@ -47,6 +62,19 @@ impl TopicConfig {
             return Err(invalid("values may not contain tabs or line breaks".into()));
         }
         match name {
+            "min.insync.replicas" => {
+                self.min_insync_replicas = match value.trim().parse::<u16>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => return Err(invalid("must be an integer from 1 to 65535".into())),
+                };
+            }
+            "unclean.leader.election.enable" => {
+                self.unclean_leader_election = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid("must be true or false".into())),
+                };
+            }
             name if TOPIC_CONFIG_NAMES.contains(&name) => {
                 self.log.set(name, value).map_err(|error| invalid(error.to_string()))?;
             }
@@ -81,6 +109,18 @@ impl TopicConfig {
         &self.log
     }
 
+    /// `min.insync.replicas`: with `acks=all` a send needs an ISR at
+    /// least this big (only replicated topics have an ISR). Default 1.
+    pub fn min_insync_replicas(&self) -> u16 {
+        self.min_insync_replicas
+    }
+
+    /// `unclean.leader.election.enable`: elect a replica outside the ISR
+    /// (losing what it lacks) when every ISR member is down. Default false.
+    pub fn unclean_leader_election(&self) -> bool {
+        self.unclean_leader_election
+    }
+
     /// `cleanup.policy`.
     pub fn cleanup_policy(&self) -> CleanupPolicy {
         self.log.cleanup_policy
@@ -109,6 +149,8 @@ impl TopicConfig {
             ("flush.ms", never(log.flush_ms)),
             ("index.interval.bytes", log.index_interval_bytes.to_string()),
             ("segment.index.bytes", log.segment_index_bytes.to_string()),
+            ("min.insync.replicas", self.min_insync_replicas.to_string()),
+            ("unclean.leader.election.enable", self.unclean_leader_election.to_string()),
         ])
     }
 }
@@ -131,8 +173,22 @@ impl TopicConfig {
 #[non_exhaustive]
 pub struct BrokerConfig {
     /// The data directory: one subdirectory per partition, named
-    /// `<topic>-<partition>` as Kafka names them.
+    /// `<topic>-<partition>` as Kafka names them, and the broker's
+    /// metadata (`topics.meta`, the lock, replicated partitions' leader and
+    /// ISR state).
     pub data_dir: PathBuf,
+    /// The nodes, one data directory each: node `i`'s replicas live in
+    /// `nodes[i]/<topic>-<partition>`. Empty (the default) is one node, 0,
+    /// whose directory is `data_dir`. A topic's replication factor is at
+    /// most the number of nodes.
+    pub nodes: Vec<PathBuf>,
+    /// How often the `ghyll-replication` thread ticks replicated
+    /// partitions (fetches, ISR changes) when no append wakes it. Default
+    /// 5 ms.
+    pub replication_check_interval: Duration,
+    /// `replica.lag.time.max.ms`: a follower that has not caught up for
+    /// this long leaves the ISR. Default 30 s.
+    pub replica_lag_time_max: Duration,
     /// Configuration of topics created without overrides.
     pub topic_defaults: TopicConfig,
     /// How often the background flusher checks `flush.ms` (Kafka's
@@ -162,10 +218,28 @@ pub struct BrokerConfig {
 }
 
 impl BrokerConfig {
+    /// How many nodes: `nodes.len()`, or 1 when it is empty.
+    pub fn node_count(&self) -> u32 {
+        self.nodes.len().max(1) as u32
+    }
+
+    /// Node `node`'s directory: `nodes[node]`, or `data_dir` without
+    /// nodes.
+    pub(crate) fn node_dir(&self, node: u32) -> &Path {
+        if self.nodes.is_empty() {
+            &self.data_dir
+        } else {
+            &self.nodes[node as usize]
+        }
+    }
+
     /// Kafka's defaults for a broker on `data_dir`.
     pub fn new(data_dir: impl AsRef<Path>) -> BrokerConfig {
         BrokerConfig {
             data_dir: data_dir.as_ref().to_path_buf(),
+            nodes: Vec::new(),
+            replication_check_interval: Duration::from_millis(5),
+            replica_lag_time_max: Duration::from_secs(30),
             topic_defaults: TopicConfig::default(),
             flush_check_interval: Duration::from_millis(100),
             retention_check_interval: Duration::from_millis(300_000),
@@ -209,6 +283,15 @@ impl BrokerConfig {
         }
         if self.offsets_retention.is_zero() {
             return invalid("offsets.retention.minutes", "0".into(), "must be positive");
+        }
+        if self.replication_check_interval.is_zero() {
+            return invalid("replication_check_interval", "0".into(), "must be at least 1 ms");
+        }
+        if self.replica_lag_time_max.as_millis() == 0 {
+            return invalid("replica.lag.time.max.ms", "0".into(), "must be at least 1 ms");
+        }
+        if self.nodes.len() > u16::MAX as usize {
+            return invalid("nodes", self.nodes.len().to_string(), "at most 65535 nodes");
         }
         if self.partitions_max == 0 {
             return invalid("partitions_max", "0".into(), "must be at least 1");

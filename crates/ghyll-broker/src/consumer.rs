@@ -159,6 +159,10 @@ struct Assigned {
     position: Option<u64>,
     /// A read whose records from `position` on have not been returned yet.
     buffered: Option<Arc<PooledRead>>,
+    /// The partition's leader generation when `buffered` was read: a read
+    /// from an earlier leader may hold records above the high watermark
+    /// that the new leader does not have.
+    buffered_generation: u64,
 }
 
 /// Reads records from assigned partitions.
@@ -286,7 +290,7 @@ impl Consumer {
             // deleted and created again since: then it starts afresh.
             next.push(match self.assigned.iter().position(|a| a.tp == tp && Arc::ptr_eq(&a.partition, &partition)) {
                 Some(at) => self.assigned.swap_remove(at),
-                None => Assigned { tp, partition, position: None, buffered: None },
+                None => Assigned { tp, partition, position: None, buffered: None, buffered_generation: 0 },
             });
         }
         for old in self.assigned.drain(..) {
@@ -335,7 +339,7 @@ impl Consumer {
     ) -> Result<(), BrokerError> {
         for tp in partitions {
             let assigned = self.assigned_mut(tp)?;
-            assigned.position = Some(assigned.partition.log.log_start_offset());
+            assigned.position = Some(assigned.partition.log().log_start_offset());
             assigned.buffered = None;
         }
         Ok(())
@@ -382,7 +386,7 @@ impl Consumer {
         for (tp, timestamp_ms) in times {
             let partition = self.broker.partition(&tp.topic, tp.partition)?;
             let hit = partition
-                .log
+                .log()
                 .offset_for_timestamp(timestamp_ms)
                 .map_err(|error| BrokerError::log(&tp.topic, tp.partition, error))?
                 .map(|hit| OffsetAndTimestamp { offset: hit.offset, timestamp_ms: hit.timestamp });
@@ -397,7 +401,7 @@ impl Consumer {
     /// [`BrokerError::UnknownTopic`], [`BrokerError::PartitionOutOfRange`].
     pub fn offsets(&self, tp: &TopicPartition) -> Result<(u64, u64), BrokerError> {
         let partition = self.broker.partition(&tp.topic, tp.partition)?;
-        Ok((partition.log.log_start_offset(), partition.high_watermark()))
+        Ok((partition.log().log_start_offset(), partition.high_watermark()))
     }
 
     /// Returns the records available from the assigned partitions, up to
@@ -508,12 +512,22 @@ fn fetch_partition(
 ) -> Result<Option<(Chunk, u64)>, BrokerError> {
     assigned.partition.check_live()?;
     let mut position = resolve_position(assigned, reset)?;
+    // A replicated partition without a leader serves nothing; one whose
+    // leader changed since the buffered read serves from the new leader.
+    let generation = assigned.partition.leader_generation();
+    if generation != assigned.buffered_generation {
+        assigned.buffered = None;
+        assigned.buffered_generation = generation;
+    }
+    if !assigned.partition.has_leader() {
+        return Ok(None);
+    }
     // Retention may move the log start past `position` between the range
     // check and the read; then the check runs again, so that the reset
     // policy applies rather than an error.
     let (data, high_watermark) = loop {
         let high_watermark = assigned.partition.high_watermark();
-        let log_start = assigned.partition.log.log_start_offset();
+        let log_start = assigned.partition.log().log_start_offset();
         if position < log_start || position > high_watermark {
             position = match reset {
                 OffsetReset::Earliest => log_start,
@@ -534,7 +548,7 @@ fn fetch_partition(
         match &assigned.buffered {
             _ if position >= high_watermark => return Ok(None),
             Some(data) if data.read().next_offset() > position => break (Arc::clone(data), high_watermark),
-            _ => match assigned.partition.log.read_into(position, max_bytes, pool.lock().pop().unwrap_or_default()) {
+            _ => match assigned.partition.log().read_into(position, max_bytes, pool.lock().pop().unwrap_or_default()) {
                 Ok(read) if read.is_empty() => {
                     pool.lock().push(read.into_buffer());
                     return Ok(None);
@@ -569,7 +583,7 @@ fn resolve_position(assigned: &mut Assigned, reset: OffsetReset) -> Result<u64, 
         return Ok(position);
     }
     let position = match reset {
-        OffsetReset::Earliest => assigned.partition.log.log_start_offset(),
+        OffsetReset::Earliest => assigned.partition.log().log_start_offset(),
         OffsetReset::Latest => assigned.partition.high_watermark(),
         OffsetReset::None => {
             return Err(BrokerError::NoOffsetForPartition {

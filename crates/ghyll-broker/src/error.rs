@@ -48,7 +48,7 @@ pub enum BrokerError {
         /// Why it was refused.
         reason: &'static str,
     },
-    /// A replication factor other than 1 (replication comes later).
+    /// A replication factor of 0 or above the broker's node count.
     #[error("invalid replication factor {factor} for topic {topic}: {reason}")]
     InvalidReplicationFactor {
         /// The topic.
@@ -198,6 +198,51 @@ pub enum BrokerError {
         topic: String,
         /// Why.
         reason: &'static str,
+    },
+    /// An `acks=all` send while the partition's ISR is smaller than
+    /// `min.insync.replicas` (before or after the append): never
+    /// acknowledged with fewer replicas.
+    #[error("not enough replicas for {topic}-{partition}: the ISR has {isr} of min.insync.replicas {min_insync}")]
+    NotEnoughReplicas {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The ISR's size.
+        isr: usize,
+        /// The topic's `min.insync.replicas`.
+        min_insync: usize,
+    },
+    /// The partition has no leader (every ISR member is down), or
+    /// leadership moved before an `acks=all` send was acknowledged (its
+    /// records may still survive).
+    #[error("{topic}-{partition} has no leader that can take the send (leader now: {leader:?})")]
+    NotLeader {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The leader's node, if the partition has one.
+        leader: Option<u32>,
+    },
+    /// A node number outside the broker's nodes.
+    #[error("unknown node {node}: the broker has {nodes} nodes")]
+    UnknownNode {
+        /// The node asked for.
+        node: u32,
+        /// How many nodes the broker has.
+        nodes: u32,
+    },
+    /// Replication refused an operation.
+    #[error("{topic}-{partition}: replication: {source}")]
+    Replication {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The replication error.
+        #[source]
+        source: ghyll_replication::ReplicationError,
     },
     /// The broker, producer or consumer was closed.
     #[error("{what} is closed")]

@@ -446,7 +446,7 @@ impl OffsetStore for OffsetsLog<'_> {
     type Error = BrokerError;
 
     fn append(&self, records: &[OffsetRecord]) -> Result<Vec<u64>, BrokerError> {
-        let log = &self.partition.log;
+        let log = &self.partition.log();
         let now = crate::broker::now_ms();
         let max_bytes = log.config().max_message_bytes as usize;
         let invalid =
@@ -478,7 +478,7 @@ impl OffsetStore for OffsetsLog<'_> {
     }
 
     fn replay(&self, visit: &mut dyn FnMut(OffsetRecord, u64)) -> Result<(), BrokerError> {
-        let log = &self.partition.log;
+        let log = &self.partition.log();
         let corrupt = |source| BrokerError::log(OFFSETS_TOPIC, 0, LogError::InvalidBatch { source });
         let mut offset = log.log_start_offset();
         let end = log.log_end_offset();
@@ -670,14 +670,14 @@ impl Broker {
         let now = crate::broker::now_ms() as u64;
         let mut offsets = BTreeMap::new();
         for partition in topic_handle.partitions().iter() {
-            let start = partition.log.log_start_offset();
+            let start = partition.log().log_start_offset();
             let end = partition.high_watermark();
             let offset = match spec {
                 OffsetSpec::Earliest => start,
                 OffsetSpec::Latest => end,
                 OffsetSpec::Offset(offset) => offset.clamp(start, end),
                 OffsetSpec::Timestamp(timestamp_ms) => partition
-                    .log
+                    .log()
                     .offset_for_timestamp(timestamp_ms)
                     .map_err(|error| BrokerError::log(topic, partition.id, error))?
                     .map_or(end, |hit| hit.offset.clamp(start, end)),

@@ -17,6 +17,13 @@
 //! - [`Consumer`] (from [`Broker::consumer`]): [`Consumer::assign`]
 //!   partitions, [`Consumer::seek`], then [`Consumer::poll`], which blocks
 //!   until records arrive and hands them out without copying.
+//! - Replication: with [`BrokerConfig::nodes`] (one data directory per
+//!   node), [`NewTopic::replication_factor`] places each partition's
+//!   replicas on that many nodes; a controller elects leaders from the ISR,
+//!   consumers read the leader up to the high watermark, and
+//!   [`Acks::All`] waits for the ISR (at least `min.insync.replicas`, else
+//!   [`BrokerError::NotEnoughReplicas`]). [`Broker::fail_node`] and
+//!   [`Broker::restore_node`] take a node out and bring it back.
 //! - [`Broker::close`] flushes and stops the background threads (scheduled
 //!   flushes and retention); dropping every handle loses nothing that was
 //!   acknowledged.
@@ -31,6 +38,7 @@ mod group;
 mod metadata;
 mod partition;
 mod producer;
+mod replication;
 
 pub use broker::{Broker, CompactionReport, NewTopic, PartitionDescription, TopicDescription};
 pub use config::{validate_topic_name, BrokerConfig, CleanupPolicy, TopicConfig, TOPIC_CONFIG_NAMES};

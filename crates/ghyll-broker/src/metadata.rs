@@ -23,6 +23,10 @@ pub(crate) struct TopicMeta {
     pub partitions: u32,
     pub replication_factor: u16,
     pub overrides: BTreeMap<String, String>,
+    /// Each partition's replicas (node numbers, preferred leader first);
+    /// empty means every partition has one replica, on node 0 (the layout
+    /// before nodes existed). Stored as a `replicas:0,1,2/1,2,0` field.
+    pub assignment: Vec<Vec<u32>>,
 }
 
 pub(crate) fn encode(topics: &[TopicMeta]) -> String {
@@ -31,6 +35,14 @@ pub(crate) fn encode(topics: &[TopicMeta]) -> String {
         text.push_str(&format!("topic\t{}\t{}\t{}", topic.name, topic.partitions, topic.replication_factor));
         for (name, value) in &topic.overrides {
             text.push_str(&format!("\t{name}={value}"));
+        }
+        if !topic.assignment.is_empty() {
+            let partitions: Vec<String> = topic
+                .assignment
+                .iter()
+                .map(|nodes| nodes.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+                .collect();
+            text.push_str(&format!("\treplicas:{}", partitions.join("/")));
         }
         text.push('\n');
     }
@@ -65,11 +77,25 @@ pub(crate) fn decode(text: &str, path: &Path) -> Result<Vec<TopicMeta>, BrokerEr
         let partitions = partitions.parse().map_err(|_| corrupt(format!("bad partition count in {line:?}")))?;
         let replication_factor = factor.parse().map_err(|_| corrupt(format!("bad replication factor in {line:?}")))?;
         let mut overrides = BTreeMap::new();
+        let mut assignment = Vec::new();
         for pair in fields {
+            if let Some(list) = pair.strip_prefix("replicas:") {
+                for nodes in list.split('/') {
+                    let nodes: Result<Vec<u32>, _> = nodes.split(',').map(str::parse).collect();
+                    assignment.push(nodes.map_err(|_| corrupt(format!("bad replica list in {line:?}")))?);
+                }
+                continue;
+            }
             let (name, value) = pair.split_once('=').ok_or_else(|| corrupt(format!("bad config {pair:?}")))?;
             overrides.insert(name.to_string(), value.to_string());
         }
-        topics.push(TopicMeta { name: name.to_string(), partitions, replication_factor, overrides });
+        if !assignment.is_empty()
+            && (assignment.len() != partitions as usize
+                || assignment.iter().any(|nodes| nodes.len() != usize::from(replication_factor)))
+        {
+            return Err(corrupt(format!("replica lists do not match the partitions in {line:?}")));
+        }
+        topics.push(TopicMeta { name: name.to_string(), partitions, replication_factor, overrides, assignment });
     }
     Ok(topics)
 }
@@ -111,7 +137,20 @@ mod tests {
 
     fn sample() -> Vec<TopicMeta> {
         vec![
-            TopicMeta { name: "orders".into(), partitions: 3, replication_factor: 1, overrides: BTreeMap::new() },
+            TopicMeta {
+                name: "orders".into(),
+                partitions: 3,
+                replication_factor: 1,
+                overrides: BTreeMap::new(),
+                assignment: Vec::new(),
+            },
+            TopicMeta {
+                name: "replicated".into(),
+                partitions: 2,
+                replication_factor: 3,
+                overrides: BTreeMap::from([("min.insync.replicas".into(), "2".into())]),
+                assignment: vec![vec![0, 1, 2], vec![1, 2, 0]],
+            },
             TopicMeta {
                 name: "audit.v2".into(),
                 partitions: 1,
@@ -120,6 +159,7 @@ mod tests {
                     ("retention.ms".into(), "-1".into()),
                     ("cleanup.policy".into(), "compact,delete".into()),
                 ]),
+                assignment: Vec::new(),
             },
         ]
     }

@@ -10,6 +10,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::config::TopicConfig;
 use crate::error::BrokerError;
+use crate::replication::Replicated;
 
 /// One consumer's wake-up slot: the thread blocked in its `poll`, if any.
 ///
@@ -38,19 +39,67 @@ impl WakeSlot {
     }
 }
 
-/// One partition: its log and the consumers waiting on it.
+/// One partition: its log (one per replica when replicated) and the
+/// consumers waiting on it.
 #[derive(Debug)]
 pub(crate) struct Partition {
     pub(crate) topic: Arc<str>,
     pub(crate) id: u32,
-    pub(crate) log: Log,
+    /// One log per replica, in the order of `replicas`; one log, on node
+    /// `replicas[0]`, with replication factor 1.
+    pub(crate) logs: Vec<Log>,
+    /// The nodes holding the replicas, preferred leader first.
+    pub(crate) replicas: Vec<u32>,
+    /// `None` with replication factor 1: the log is the partition.
+    pub(crate) replication: Option<Replicated>,
     waiters: Mutex<Vec<Weak<WakeSlot>>>,
     deleted: AtomicBool,
 }
 
 impl Partition {
-    pub(crate) fn new(topic: Arc<str>, id: u32, log: Log) -> Partition {
-        Partition { topic, id, log, waiters: Mutex::new(Vec::new()), deleted: AtomicBool::new(false) }
+    pub(crate) fn new(topic: Arc<str>, id: u32, node: u32, log: Log) -> Partition {
+        Partition::with_replicas(topic, id, vec![node], vec![log], None)
+    }
+
+    pub(crate) fn with_replicas(
+        topic: Arc<str>,
+        id: u32,
+        replicas: Vec<u32>,
+        logs: Vec<Log>,
+        replication: Option<Replicated>,
+    ) -> Partition {
+        assert_eq!(replicas.len(), logs.len(), "one log per replica");
+        Partition {
+            topic,
+            id,
+            logs,
+            replicas,
+            replication,
+            waiters: Mutex::new(Vec::new()),
+            deleted: AtomicBool::new(false),
+        }
+    }
+
+    /// The log consumers read: the leader's (the last leader's while the
+    /// partition has none; [`Partition::has_leader`] tells).
+    #[inline]
+    pub(crate) fn log(&self) -> &Log {
+        match &self.replication {
+            None => &self.logs[0],
+            Some(replication) => &self.logs[replication.leader_index().unwrap_or(replication.last_leader_index())],
+        }
+    }
+
+    /// Whether a leader serves the partition (always, unreplicated).
+    pub(crate) fn has_leader(&self) -> bool {
+        self.replication.as_ref().is_none_or(|r| r.leader_index().is_some())
+    }
+
+    /// Bumped on every leader change: a read from an earlier leader's log
+    /// may hold records above the high watermark that the new leader does
+    /// not have.
+    pub(crate) fn leader_generation(&self) -> u64 {
+        self.replication.as_ref().map_or(0, Replicated::generation)
     }
 
     /// Wakes every consumer waiting on this partition.
@@ -76,9 +125,14 @@ impl Partition {
     }
 
     /// The offset consumers may read up to (exclusive). With replication
-    /// factor 1 every appended record is committed.
+    /// factor 1 every appended record is committed; replicated, it is the
+    /// leader's high watermark.
+    #[inline]
     pub(crate) fn high_watermark(&self) -> u64 {
-        self.log.log_end_offset()
+        match &self.replication {
+            None => self.logs[0].log_end_offset(),
+            Some(replication) => replication.high_watermark(),
+        }
     }
 
     pub(crate) fn is_deleted(&self) -> bool {

@@ -33,8 +33,11 @@ pub enum Acks {
     /// Kafka's `acks=1`: after the leader appended it.
     #[default]
     Leader,
-    /// Kafka's `acks=all`: after every in-sync replica has it (the same as
-    /// `Leader` until replication lands).
+    /// Kafka's `acks=all`: after every in-sync replica has it (the high
+    /// watermark passed it) while the ISR has at least the topic's
+    /// `min.insync.replicas`; otherwise the send fails with
+    /// [`BrokerError::NotEnoughReplicas`]. The same as `Leader` with
+    /// replication factor 1.
     All,
 }
 
@@ -195,13 +198,13 @@ pub struct RecordMetadata {
 
 /// The outcome of one batch, shared by the handles of its records.
 #[derive(Debug, Default)]
-struct Completion {
+pub(crate) struct Completion {
     result: Mutex<Option<Result<u64, Arc<BrokerError>>>>,
     done: Condvar,
 }
 
 impl Completion {
-    fn complete(&self, result: Result<u64, Arc<BrokerError>>) {
+    pub(crate) fn complete(&self, result: Result<u64, Arc<BrokerError>>) {
         *self.result.lock() = Some(result);
         self.done.notify_all();
     }
@@ -486,6 +489,10 @@ fn append_batches(shared: &Shared, batches: Vec<PendingBatch>) {
     let fsync = shared.config.durability == Durability::Fsync && shared.config.acks != Acks::None;
     let mut appended: Vec<(Arc<Partition>, Arc<Completion>, u64)> = Vec::with_capacity(batches.len());
     for PendingBatch { partition, builder, completion, .. } in batches {
+        if partition.replication.is_some() {
+            append_replicated(shared, &partition, builder, &completion, fsync);
+            continue;
+        }
         let result = builder
             .finish()
             .map_err(|source| BrokerError::InvalidRecord {
@@ -494,7 +501,7 @@ fn append_batches(shared: &Shared, batches: Vec<PendingBatch>) {
             })
             .and_then(|bytes| {
                 partition.check_live()?;
-                partition.log.append(&bytes).map_err(|error| BrokerError::log(&partition.topic, partition.id, error))
+                partition.log().append(&bytes).map_err(|error| BrokerError::log(&partition.topic, partition.id, error))
             });
         match result {
             Ok(info) => {
@@ -514,7 +521,7 @@ fn append_batches(shared: &Shared, batches: Vec<PendingBatch>) {
                 Some((_, result)) => result.clone(),
                 None => {
                     let result = partition
-                        .log
+                        .log()
                         .flush()
                         .map_err(|error| Arc::new(BrokerError::log(&partition.topic, partition.id, error)));
                     flushed.push((key, result.clone()));
@@ -524,6 +531,34 @@ fn append_batches(shared: &Shared, batches: Vec<PendingBatch>) {
             result = flush.map(|()| first_offset);
         }
         completion.complete(result);
+    }
+}
+
+/// Appends a batch to a replicated partition's leader. `acks` none or
+/// leader complete now; `acks=all` completes when the high watermark
+/// passes the batch (the replication module completes it).
+fn append_replicated(
+    shared: &Shared,
+    partition: &Arc<Partition>,
+    builder: BatchBuilder,
+    completion: &Arc<Completion>,
+    fsync: bool,
+) {
+    let record_count = builder.record_count();
+    let result = builder
+        .finish()
+        .map_err(|source| BrokerError::InvalidRecord { topic: partition.topic.to_string(), reason: source.to_string() })
+        .and_then(|bytes| {
+            partition.check_live()?;
+            crate::replication::propose(partition, &bytes, record_count, shared.config.acks, fsync, completion)
+        });
+    match result {
+        Ok(Some(first_offset)) => {
+            partition.notify();
+            completion.complete(Ok(first_offset));
+        }
+        Ok(None) => partition.notify(),
+        Err(error) => completion.complete(Err(Arc::new(error))),
     }
 }
 

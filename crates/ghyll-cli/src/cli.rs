@@ -16,6 +16,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = "GHYLL_DATA_DIR", default_value = "./ghyll-data")]
     pub(crate) data_dir: PathBuf,
 
+    /// A node's data directory, once per node (node 0 first): replicated
+    /// topics place their replicas on the nodes. Without it the broker has
+    /// one node, the data directory. Pass the same list every time.
+    #[arg(long = "node", global = true, value_name = "DIR")]
+    pub(crate) nodes: Vec<PathBuf>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }

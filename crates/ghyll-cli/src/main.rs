@@ -32,7 +32,7 @@ mod produce;
 mod topics;
 
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
@@ -85,7 +85,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         return dump_log::run(args, &mut out);
     }
     let create = matches!(cli.command, Command::Topics(TopicsCommand::Create(_)));
-    let broker = open_broker(&cli.data_dir, create)?;
+    let broker = open_broker(&cli.data_dir, &cli.nodes, create)?;
     let result = match cli.command {
         Command::Topics(command) => topics::run(&broker, command, &mut out),
         Command::Produce(args) => produce::run(&broker, args, &mut io::stdin().lock()),
@@ -101,9 +101,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
 /// Opens the broker of `data_dir`; only `topics create` may make the
 /// directory, so a mistyped `--data-dir` is an error and not a new, empty
 /// broker.
-fn open_broker(data_dir: &Path, create: bool) -> Result<Broker, CliError> {
+fn open_broker(data_dir: &Path, nodes: &[PathBuf], create: bool) -> Result<Broker, CliError> {
     if !create && !data_dir.exists() {
         return Err(CliError::NoDataDirectory { path: data_dir.to_path_buf() });
     }
-    Ok(Broker::open(data_dir)?)
+    let mut config = ghyll_broker::BrokerConfig::new(data_dir);
+    config.nodes = nodes.to_vec();
+    Ok(Broker::open_with(config)?)
 }

@@ -37,9 +37,13 @@ fn create(broker: &Broker, args: CreateArgs, out: &mut impl Write) -> Result<(),
 }
 
 /// kafka-topics `--describe`'s layout: a tab-separated header line for the
-/// topic with its config overrides, then one indented line per partition,
-/// here with its offsets, size and segment count instead of leaders and
-/// replicas.
+/// topic with its config overrides, then one indented line per partition
+/// with its leader (`none` while it has none), replicas and ISR, then its
+/// offsets, size and segment count.
+fn join(nodes: &[u32]) -> String {
+    nodes.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
 fn write_description(out: &mut impl Write, topic: &TopicDescription) -> std::io::Result<()> {
     let configs: Vec<String> = topic.overrides.iter().map(|(name, value)| format!("{name}={value}")).collect();
     writeln!(
@@ -53,9 +57,12 @@ fn write_description(out: &mut impl Write, topic: &TopicDescription) -> std::io:
     for partition in &topic.partitions {
         writeln!(
             out,
-            "\tTopic: {}\tPartition: {}\tLogStartOffset: {}\tLogEndOffset: {}\tHighWatermark: {}\tSize: {}\tSegments: {}",
+            "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: {}\tLogEndOffset: {}\tHighWatermark: {}\tSize: {}\tSegments: {}",
             topic.name,
             partition.partition,
+            partition.leader.map_or("none".to_string(), |node| node.to_string()),
+            join(&partition.replicas),
+            join(&partition.isr),
             partition.log_start_offset,
             partition.log_end_offset,
             partition.high_watermark,

@@ -234,11 +234,21 @@ fn round_robin_spreads_keyless_lines_and_partition_pins_them() {
     ghyll.ok(&["produce", "spread", "--partitioner", "round-robin"], lines_of(9, |i| i.to_string()).as_bytes());
     let out = ghyll.ok(&["topics", "describe", "spread"], b"");
     for partition in 0..3 {
-        assert!(out.contains(&format!("Partition: {partition}\tLogStartOffset: 0\tLogEndOffset: 3\t")), "{out}");
+        assert!(
+            out.contains(&format!(
+                "Partition: {partition}\tLeader: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tLogEndOffset: 3\t"
+            )),
+            "{out}"
+        );
     }
     ghyll.ok(&["produce", "spread", "--partition", "2"], b"x\ny\n");
     let out = ghyll.ok(&["topics", "describe", "spread"], b"");
-    assert!(out.contains("Partition: 2\tLogStartOffset: 0\tLogEndOffset: 5\tHighWatermark: 5\t"), "{out}");
+    assert!(
+        out.contains(
+            "Partition: 2\tLeader: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tLogEndOffset: 5\tHighWatermark: 5\t"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -270,14 +280,14 @@ fn topics_list_describe_alter_delete() {
     assert_eq!(lines[0], "Topic: orders\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: retention.ms=3600000");
     assert_eq!(
         lines[1],
-        "\tTopic: orders\tPartition: 0\tLogStartOffset: 0\tLogEndOffset: 0\tHighWatermark: 0\tSize: 0\tSegments: 1"
+        "\tTopic: orders\tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tLogEndOffset: 0\tHighWatermark: 0\tSize: 0\tSegments: 1"
     );
     let size = std::fs::metadata(ghyll.segment("orders", 1)).unwrap().len();
     assert!(size > 0);
     assert_eq!(
         lines[2],
         format!(
-            "\tTopic: orders\tPartition: 1\tLogStartOffset: 0\tLogEndOffset: 3\tHighWatermark: 3\tSize: {size}\tSegments: 1"
+            "\tTopic: orders\tPartition: 1\tLeader: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tLogEndOffset: 3\tHighWatermark: 3\tSize: {size}\tSegments: 1"
         )
     );
     let out = ghyll.ok(&["topics", "describe", "audit.log_v2"], b"");
@@ -288,8 +298,14 @@ fn topics_list_describe_alter_delete() {
     let out = ghyll.ok(&["topics", "describe", "orders"], b"");
     assert!(out.starts_with("Topic: orders\tPartitionCount: 5\t"), "{out}");
     assert_eq!(out.lines().count(), 6);
-    assert!(out.contains("Partition: 1\tLogStartOffset: 0\tLogEndOffset: 3\t"), "data survives: {out}");
-    assert!(out.contains("Partition: 4\tLogStartOffset: 0\tLogEndOffset: 0\t"), "{out}");
+    assert!(
+        out.contains("Partition: 1\tLeader: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tLogEndOffset: 3\t"),
+        "data survives: {out}"
+    );
+    assert!(
+        out.contains("Partition: 4\tLeader: 0\tReplicas: 0\tIsr: 0\tLogStartOffset: 0\tLogEndOffset: 0\t"),
+        "{out}"
+    );
 
     assert_eq!(ghyll.ok(&["topics", "delete", "orders"], b""), "");
     assert_eq!(ghyll.ok(&["topics", "list"], b""), "audit.log_v2\n");
@@ -643,4 +659,37 @@ fn consume_with_a_group_commits_and_groups_describe_reset_delete() {
     assert!(error.contains("billing"), "{error}");
     let error = ghyll.fails(&["groups", "reset-offsets", "billing", "--topic", "orders"], b"", 2);
     assert!(error.contains("--to-earliest"), "{error}");
+}
+
+#[test]
+fn replicated_topics_place_replicas_on_the_nodes_and_describe_shows_leader_replicas_and_isr() {
+    let ghyll = Ghyll::new();
+    let nodes: Vec<String> = (0..3).map(|n| ghyll.dir.path().join(format!("node-{n}")).display().to_string()).collect();
+    let with_nodes = |args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for node in &nodes {
+            all.push("--node".into());
+            all.push(node.clone());
+        }
+        all
+    };
+    let create = with_nodes(&["topics", "create", "r", "--partitions", "2", "--replication-factor", "3"]);
+    ghyll.ok(&create.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+    let produce = with_nodes(&["produce", "r", "--partition", "1"]);
+    ghyll.ok(&produce.iter().map(String::as_str).collect::<Vec<_>>(), b"a\nb\nc\n");
+    let describe = with_nodes(&["topics", "describe", "r"]);
+    let out = ghyll.ok(&describe.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+    assert!(out.starts_with("Topic: r\tPartitionCount: 2\tReplicationFactor: 3\t"), "{out}");
+    assert!(
+        out.contains("\tPartition: 0\tLeader: 0\tReplicas: 0,1,2\tIsr: 0,1,2\tLogStartOffset: 0\tLogEndOffset: 0\t"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\tPartition: 1\tLeader: 1\tReplicas: 1,2,0\tIsr: 0,1,2\tLogStartOffset: 0\tLogEndOffset: 3\tHighWatermark: 3\t"),
+        "{out}"
+    );
+    assert!(ghyll.dir.path().join("node-2").join("r-1").join("00000000000000000000.log").exists());
+    let too_many = with_nodes(&["topics", "create", "r4", "--partitions", "1", "--replication-factor", "4"]);
+    let error = ghyll.fails(&too_many.iter().map(String::as_str).collect::<Vec<_>>(), b"", 1);
+    assert!(error.contains("replication factor 4"), "{error}");
 }

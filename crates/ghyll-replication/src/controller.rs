@@ -155,6 +155,52 @@ impl Controller {
         Ok(state)
     }
 
+    /// Recreates a partition after a restart from its persisted state: it
+    /// elects the first live replica (in preferred order) of the persisted
+    /// `isr` at `leader_epoch` (pass one above every epoch any replica's log
+    /// holds), uncleanly another live replica if enabled, or none (offline).
+    /// Only the last ISR can hold every acknowledged record, so only it is
+    /// elected cleanly.
+    ///
+    /// # Errors
+    /// As [`Controller::add_partition`], and
+    /// [`InvalidReplicas`](ControllerError::InvalidReplicas) for an empty
+    /// ISR or one with non-replicas.
+    pub fn recover_partition(
+        &mut self,
+        partition: PartitionId,
+        replicas: Vec<NodeId>,
+        leader_epoch: LeaderEpoch,
+        isr: BTreeSet<NodeId>,
+    ) -> Result<LeaderAndIsr, ControllerError> {
+        if self.partitions.contains_key(&partition) {
+            return Err(ControllerError::PartitionExists { partition });
+        }
+        let unique: BTreeSet<NodeId> = replicas.iter().copied().collect();
+        if replicas.is_empty() || unique.len() != replicas.len() {
+            return Err(ControllerError::InvalidReplicas { partition, reason: "must be non-empty, each node once" });
+        }
+        if isr.is_empty() || !isr.is_subset(&unique) {
+            return Err(ControllerError::InvalidReplicas { partition, reason: "the ISR must be non-empty replicas" });
+        }
+        let live_isr: BTreeSet<NodeId> = isr.iter().copied().filter(|n| self.alive.contains(n)).collect();
+        let clean = replicas.iter().copied().find(|n| live_isr.contains(n));
+        let unclean = replicas.iter().copied().find(|n| self.config.unclean_leader_election && self.alive.contains(n));
+        let (leader, isr, reason) = match (clean, unclean) {
+            (Some(leader), _) => (Some(leader), live_isr, ChangeReason::CleanElection),
+            (None, Some(leader)) => {
+                (Some(leader), BTreeSet::from([leader]), ChangeReason::UncleanElection { offsets_maybe_lost: 0 })
+            }
+            (None, None) => (None, isr, ChangeReason::Offline),
+        };
+        let state = LeaderAndIsr { partition, leader, leader_epoch, isr, replicas, reason };
+        self.partitions.insert(
+            partition,
+            PartitionState { state: state.clone(), high_watermark: 0, log_end_offsets: BTreeMap::new() },
+        );
+        Ok(state)
+    }
+
     /// Optional facts for unclean elections: a leader's high watermark and
     /// a replica's log end offset, as last heard.
     pub fn report_offsets(
@@ -358,6 +404,22 @@ pub fn assign_replicas(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recovery_elects_only_from_the_persisted_isr() {
+        let mut controller = Controller::new(ControllerConfig::default(), [1, 2, 3]);
+        let state = controller.recover_partition(0, vec![1, 2, 3], 5, BTreeSet::from([2, 3])).unwrap();
+        assert_eq!((state.leader, state.leader_epoch, state.isr), (Some(2), 5, BTreeSet::from([2, 3])));
+        let mut controller = Controller::new(ControllerConfig::default(), [1, 3]);
+        let state = controller.recover_partition(0, vec![1, 2, 3], 1, BTreeSet::from([2])).unwrap();
+        assert_eq!((state.leader, state.reason), (None, ChangeReason::Offline));
+        let restored = controller.node_restored(2);
+        assert_eq!((restored[0].leader, restored[0].leader_epoch), (Some(2), 2));
+        assert!(controller.recover_partition(0, vec![1], 0, BTreeSet::from([1])).is_err());
+        assert!(Controller::new(ControllerConfig::default(), [1])
+            .recover_partition(0, vec![1], 0, BTreeSet::new())
+            .is_err());
+    }
 
     #[test]
     fn assignment_spreads_leaders_and_never_repeats_a_node() {
