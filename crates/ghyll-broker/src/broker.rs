@@ -838,20 +838,23 @@ fn start_background_threads(inner: &Arc<Inner>) -> Result<(), BrokerError> {
     let retention: Task = |inner| {
         let now = now_ms();
         for partition in Broker::all_partitions(inner) {
-            // Replicated partitions: only the leader's log, until followers
-            // learn the leader's log start (Kafka's logStartOffset in fetch
-            // responses); followers keep their segments meanwhile.
-            match partition.log().apply_retention(now) {
-                Ok(report) if report.segments_deleted > 0 => tracing::info!(
-                    topic = %partition.topic,
-                    partition = partition.id,
-                    segments = report.segments_deleted,
-                    bytes = report.bytes_deleted,
-                    "retention deleted segments"
-                ),
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(topic = %partition.topic, partition = partition.id, %error, "retention failed")
+            // Every replica applies retention to its own log, as Kafka's
+            // replicas do; they hold the same batches, so they drop the
+            // same old segments.
+            for log in &partition.logs {
+                match log.apply_retention(now) {
+                    Ok(report) if report.segments_deleted > 0 => tracing::info!(
+                        topic = %partition.topic,
+                        partition = partition.id,
+                        log = %log.dir().display(),
+                        segments = report.segments_deleted,
+                        bytes = report.bytes_deleted,
+                        "retention deleted segments"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(topic = %partition.topic, partition = partition.id, %error, "retention failed")
+                    }
                 }
             }
         }
