@@ -12,6 +12,7 @@
 //! cargo run --release -p ghyll-bench -- consume --records 2000000 --runs 3
 //! cargo run --release -p ghyll-bench -- latency --rate 100000 --seconds 5 --runs 3
 //! cargo run --release -p ghyll-bench -- group --records 10000000 --runs 3
+//! cargo run --release -p ghyll-bench -- replicated --records 1000000 --runs 3
 //! ```
 #![forbid(unsafe_code)]
 
@@ -52,6 +53,9 @@ enum Workload {
     /// poll) against one consumer; failover time after a member dies;
     /// commits per second, fsynced and not.
     Group(workloads::group::GroupArgs),
+    /// `send_async` + `flush` with `acks=all` into a topic with
+    /// replication factor 3 on three nodes, against replication factor 1.
+    Replicated(workloads::replicated::ReplicatedArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Workload::Consume(args) => workloads::consume::run(args),
         Workload::Latency(args) => workloads::latency::run(args),
         Workload::Group(args) => workloads::group::run(args),
+        Workload::Replicated(args) => workloads::replicated::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

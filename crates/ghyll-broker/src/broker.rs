@@ -678,6 +678,7 @@ impl Broker {
         let mut first_error = None;
         for topic in self.inner.topics.read().values() {
             for partition in topic.partitions().iter() {
+                crate::replication::fail_pending_on_close(partition);
                 for log in &partition.logs {
                     if let Err(error) = log.close() {
                         first_error.get_or_insert(BrokerError::log(&topic.name, partition.id, error));

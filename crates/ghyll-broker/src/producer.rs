@@ -209,6 +209,10 @@ impl Completion {
         self.done.notify_all();
     }
 
+    fn is_done(&self) -> bool {
+        self.result.lock().is_some()
+    }
+
     fn wait(&self) -> Result<u64, Arc<BrokerError>> {
         let mut result = self.result.lock();
         loop {
@@ -365,6 +369,9 @@ struct Shared {
     drain: Mutex<()>,
     closed: AtomicBool,
     sender: Mutex<Option<JoinHandle<()>>>,
+    /// `acks=all` batches appended to a replicated partition and not yet
+    /// acknowledged: `flush` waits for them.
+    awaiting: Mutex<Vec<Arc<Completion>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -423,6 +430,7 @@ impl Broker {
             drain: Mutex::new(()),
             closed: AtomicBool::new(false),
             sender: Mutex::new(None),
+            awaiting: Mutex::new(Vec::new()),
         });
         let weak = Arc::downgrade(&shared);
         let handle = std::thread::Builder::new()
@@ -557,7 +565,12 @@ fn append_replicated(
             partition.notify();
             completion.complete(Ok(first_offset));
         }
-        Ok(None) => partition.notify(),
+        Ok(None) => {
+            partition.notify();
+            let mut awaiting = shared.awaiting.lock();
+            awaiting.retain(|pending| !pending.is_done());
+            awaiting.push(Arc::clone(completion));
+        }
         Err(error) => completion.complete(Err(Arc::new(error))),
     }
 }
@@ -605,7 +618,9 @@ impl Producer {
         self.enqueue(record, false)
     }
 
-    /// Appends every queued record and waits for them.
+    /// Appends every queued record and waits for them (with `acks=all` on
+    /// a replicated topic, until the high watermark passes them or they
+    /// fail).
     ///
     /// # Errors
     /// [`BrokerError::Closed`].
@@ -623,6 +638,13 @@ impl Producer {
             }
         }
         drain(&self.shared);
+        // acks=all on a replicated partition: appended is not yet done.
+        let awaiting = std::mem::take(&mut *self.shared.awaiting.lock());
+        for completion in awaiting {
+            // A failed batch's error belongs to its handles; flush only
+            // waits, as Kafka's does.
+            let _ = completion.wait();
+        }
         self.shared.broker.check_open()
     }
 

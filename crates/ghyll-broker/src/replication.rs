@@ -407,6 +407,16 @@ pub(crate) fn node_restored(partition: &Partition, node: NodeId) -> Result<(), B
     Ok(())
 }
 
+/// Fails every `acks=all` send still waiting on `partition`: the broker is
+/// closing, so nothing will replicate them now.
+pub(crate) fn fail_pending_on_close(partition: &Partition) {
+    let Some(replication) = partition.replication.as_ref() else { return };
+    let pending = std::mem::take(&mut replication.state.lock().pending);
+    for (_, completion) in pending {
+        completion.complete(Err(Arc::new(BrokerError::Closed { what: "broker" })));
+    }
+}
+
 fn take_out(partition: &Partition, state: &mut State, i: usize) {
     let replication = replicated(partition);
     let node = partition.replicas[i];

@@ -371,3 +371,23 @@ fn concurrent_acks_all_sends_across_a_leader_failure_lose_nothing_acknowledged()
     broker.close().unwrap();
     assert_replicas_agree(&cluster, "busy", &replicas);
 }
+
+#[test]
+fn flush_waits_for_acks_all_on_a_replicated_topic() {
+    let cluster = Cluster::new(3);
+    let broker = cluster.open();
+    replicated_topic(&broker, "t", 2, "2");
+    let producer = producer(&broker, Acks::All);
+    let handles: Vec<_> = (0..5_000u32)
+        .map(|i| producer.send_async(ProducerRecord::new("t", format!("v{i}").as_bytes())).unwrap())
+        .collect();
+    producer.flush().unwrap();
+    // Every handle is done and the high watermarks cover every record the
+    // moment flush returns.
+    assert!(handles.iter().all(|handle| handle.is_done()));
+    let committed: u64 = broker.describe_topic("t").unwrap().partitions.iter().map(|p| p.high_watermark).sum();
+    assert_eq!(committed, 5_000);
+    for handle in handles {
+        handle.wait().unwrap();
+    }
+}

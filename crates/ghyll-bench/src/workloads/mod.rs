@@ -6,6 +6,7 @@ pub(crate) mod group;
 pub(crate) mod latency;
 pub(crate) mod log;
 pub(crate) mod produce;
+pub(crate) mod replicated;
 
 mod partitioned;
 mod systems;
