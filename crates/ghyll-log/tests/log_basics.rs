@@ -451,4 +451,13 @@ fn a_leader_stamps_its_epoch_and_a_follower_copies_batches_verbatim() {
     follower.close().unwrap();
     let reopened = Log::open(dir.path().join("follower-0"), small_segments()).unwrap();
     assert_eq!(read_all(&reopened, 0), read_all(&leader, 0));
+    // Damaged bytes are refused by the CRC.
+    let mut damaged = batch("late", 2, 9000);
+    damaged[0..8].copy_from_slice(&20u64.to_be_bytes());
+    let intact = damaged.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    assert!(matches!(reopened.append_as_follower(&damaged), Err(LogError::InvalidBatch { .. })));
+    reopened.append_as_follower(&intact).unwrap();
+    assert_eq!(reopened.log_end_offset(), 22);
 }
