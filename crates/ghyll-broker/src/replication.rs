@@ -235,9 +235,79 @@ fn build_replica(
     config: &ReplicaConfig,
     log: &Log,
 ) -> Result<Replica, BrokerError> {
-    let cache = scan_epoch_cache(log).map_err(|error| BrokerError::log(topic, partition, error))?;
+    let cache = match load_epoch_checkpoint(log) {
+        Some(cache) => cache,
+        None => {
+            let cache = scan_epoch_cache(log).map_err(|error| BrokerError::log(topic, partition, error))?;
+            store_epoch_checkpoint(log, &cache)?;
+            cache
+        }
+    };
     Replica::new(node, replicas.to_vec(), config.clone(), log.log_end_offset(), cache, 0)
         .map_err(|source| BrokerError::Replication { topic: topic.to_string(), partition, source })
+}
+
+/// Kafka's name for a replica's epoch cache file, in its log directory.
+const EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
+
+/// Writes the epoch cache in Kafka's `leader-epoch-checkpoint` text format
+/// (`0`, the entry count, then `epoch startOffset` per line): temp file,
+/// fsync, rename, fsync of the directory.
+fn store_epoch_checkpoint(log: &Log, cache: &EpochCache) -> Result<(), BrokerError> {
+    let entries = cache.entries();
+    let mut text = format!("0\n{}\n", entries.len());
+    for entry in entries {
+        text.push_str(&format!("{} {}\n", entry.epoch, entry.start_offset));
+    }
+    let dir = log.dir();
+    let path = dir.join(EPOCH_CHECKPOINT);
+    let temp = dir.join(format!("{EPOCH_CHECKPOINT}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temp)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &path)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(|error| BrokerError::io("write leader epoch checkpoint", &path, error))
+}
+
+/// The checkpointed epoch cache, cut to the log end; `None` when it is
+/// missing, unreadable, or older than the log's last batch (then the
+/// caller rebuilds it from the log).
+fn load_epoch_checkpoint(log: &Log) -> Option<EpochCache> {
+    let text = std::fs::read_to_string(log.dir().join(EPOCH_CHECKPOINT)).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != "0" {
+        return None;
+    }
+    let count: usize = lines.next()?.parse().ok()?;
+    let mut cache = EpochCache::new();
+    let mut previous: Option<(LeaderEpoch, Offset)> = None;
+    for _ in 0..count {
+        let (epoch, start) = lines.next()?.split_once(' ')?;
+        let (epoch, start): (LeaderEpoch, Offset) = (epoch.parse().ok()?, start.parse().ok()?);
+        if previous.is_some_and(|(e, o)| epoch <= e || start < o) {
+            return None;
+        }
+        cache.assign(epoch, start);
+        previous = Some((epoch, start));
+    }
+    if lines.next().is_some() {
+        return None;
+    }
+    let end = log.log_end_offset();
+    cache.truncate_from(end);
+    // The last batch's epoch must be known (it is, when the checkpoint was
+    // written before the batch; a file from elsewhere may not be).
+    if end > log.log_start_offset() {
+        let read = log.read(end - 1, 1).ok()?;
+        let last = read.batches().last()?.ok()?;
+        if Some(last.header().partition_leader_epoch.max(0) as LeaderEpoch) > cache.latest_epoch() {
+            return None;
+        }
+    }
+    Some(cache)
 }
 
 fn scan_epoch_cache(log: &Log) -> Result<EpochCache, ghyll_log::LogError> {
@@ -441,7 +511,15 @@ fn process_ready(partition: &Partition, state: &mut State, i: usize) -> Result<(
     let node = partition.replicas[i];
     let log = &partition.logs[i];
     let mut log_result = Ok(());
-    for op in &ready.log_ops {
+    // The checkpoint goes first: then every epoch in the log is in it (an
+    // entry past the log end is dropped when it is loaded).
+    if ready.epoch_cache_changed {
+        if let Err(error) = store_epoch_checkpoint(log, replica.epoch_cache()) {
+            tracing::error!(topic = %partition.topic, partition = partition.id, node, %error, "writing the leader epoch checkpoint failed");
+            log_result = Err(error);
+        }
+    }
+    for op in ready.log_ops.iter().take_while(|_| log_result.is_ok()) {
         let result = match op {
             LogOp::Append(batch) => append(partition, log, batch, leads),
             LogOp::Truncate(to) => log

@@ -176,6 +176,28 @@ fn a_failed_leader_is_replaced_from_the_isr_and_too_small_an_isr_refuses_acks_al
     leader_only.close().unwrap();
     broker.close().unwrap();
     assert_replicas_agree(&cluster, "events", &replicas);
+    // Every replica checkpointed its epoch cache in Kafka's format, and it
+    // matches the epochs its batches carry (each epoch's first offset).
+    for &node in &replicas {
+        let dir = cluster.node_dir(node).join("events-0");
+        let text = std::fs::read_to_string(dir.join("leader-epoch-checkpoint")).unwrap();
+        let mut from_log: Vec<(i32, u64)> = Vec::new();
+        let mut offset = 0u64;
+        for bytes in log_batches(dir) {
+            let batch = ghyll_log::Batch::new(&bytes).unwrap();
+            let epoch = batch.header().partition_leader_epoch;
+            if from_log.last().is_none_or(|&(last, _)| last != epoch) {
+                from_log.push((epoch, offset));
+            }
+            offset = batch.next_offset();
+        }
+        let mut expected_text = format!("0\n{}\n", from_log.len());
+        for (epoch, start) in &from_log {
+            expected_text.push_str(&format!("{epoch} {start}\n"));
+        }
+        assert_eq!(text, expected_text, "node {node}");
+        assert!(from_log.len() >= 3, "three leaders wrote: {from_log:?}");
+    }
 }
 
 #[test]
