@@ -34,8 +34,9 @@ use std::time::Instant;
 
 use ghyll_log::Log;
 use ghyll_replication::{
-    Acks as ReplicaAcks, Batch, Controller, ControllerConfig, ControllerError, Durability, EpochCache, LeaderAndIsr,
-    LeaderEpoch, LogOp, Message, NodeId, Offset, Replica, ReplicaConfig, ReplicaLog, ReplicationError, Role,
+    Acks as ReplicaAcks, Batch, ChangeReason, Controller, ControllerConfig, ControllerError, Durability, EpochCache,
+    LeaderAndIsr, LeaderEpoch, LogOp, Message, NodeId, Offset, Replica, ReplicaConfig, ReplicaLog, ReplicationError,
+    Role,
 };
 use parking_lot::Mutex;
 
@@ -540,6 +541,9 @@ fn process_ready(partition: &Partition, state: &mut State, i: usize) -> Result<(
             source: ReplicationError::LogRead { offset: replica_log_end, got: log.log_end_offset() },
         });
     }
+    // What an unclean election would lose, for its warning.
+    let reported_high_watermark = if leads { ready.high_watermark } else { None };
+    state.controller.report_offsets(0, node, replica_log_end, reported_high_watermark);
     for (to, message) in ready.messages {
         state.outbox.push((node, to, message));
     }
@@ -620,6 +624,19 @@ fn apply_decisions(partition: &Partition, state: &mut State) {
             return;
         }
         persist(partition, state, &decision);
+        if let ChangeReason::UncleanElection { offsets_maybe_lost } = decision.reason {
+            // Kafka's unclean.leader.election.enable: said loudly, since
+            // acknowledged records the new leader lacks are gone.
+            tracing::error!(
+                topic = %partition.topic,
+                partition = partition.id,
+                leader = decision.leader,
+                epoch = decision.leader_epoch,
+                offsets_maybe_lost,
+                "UNCLEAN leader election: no ISR member was alive, so a replica outside the ISR leads; \
+                 acknowledged records it does not have are lost"
+            );
+        }
         let index = decision.leader.and_then(|node| index_of(partition, node)).unwrap_or(NO_LEADER);
         if replication.leader.swap(index, Ordering::AcqRel) != index {
             if index != NO_LEADER {
