@@ -544,6 +544,7 @@ impl Broker {
         self.inner.groups.topic_changed(name, None);
         for partition in topic.partitions().iter() {
             partition.mark_deleted();
+            crate::replication::shut(partition, crate::replication::Shut::Deleted);
             // Producers and the background threads may still hold the
             // partition: a closed log refuses their appends, retention and
             // checkpoints, which would otherwise land in the directory a new
@@ -678,7 +679,7 @@ impl Broker {
         let mut first_error = None;
         for topic in self.inner.topics.read().values() {
             for partition in topic.partitions().iter() {
-                crate::replication::fail_pending_on_close(partition);
+                crate::replication::shut(partition, crate::replication::Shut::Closed);
                 for log in &partition.logs {
                     if let Err(error) = log.close() {
                         first_error.get_or_insert(BrokerError::log(&topic.name, partition.id, error));
@@ -840,10 +841,12 @@ fn start_background_threads(inner: &Arc<Inner>) -> Result<(), BrokerError> {
         let now = now_ms();
         for partition in Broker::all_partitions(inner) {
             // Every replica applies retention to its own log, as Kafka's
-            // replicas do; they hold the same batches, so they drop the
-            // same old segments.
+            // replicas do, and only below the high watermark: a follower
+            // still copying, or a consumer not yet allowed to read, keeps
+            // its records.
+            let limit = if partition.replication.is_some() { partition.high_watermark() } else { u64::MAX };
             for log in &partition.logs {
-                match log.apply_retention(now) {
+                match log.apply_retention_below(now, limit) {
                     Ok(report) if report.segments_deleted > 0 => tracing::info!(
                         topic = %partition.topic,
                         partition = partition.id,

@@ -81,6 +81,8 @@ struct State {
     decisions: VecDeque<LeaderAndIsr>,
     /// `acks=all` sends waiting for the high watermark, by first offset.
     pending: BTreeMap<Offset, Arc<Completion>>,
+    /// Set when the broker closes or the topic is deleted.
+    shut: Option<Shut>,
     persisted: Option<(LeaderEpoch, Option<NodeId>, BTreeSet<NodeId>)>,
 }
 
@@ -175,6 +177,7 @@ impl Replicated {
                 outbox: Vec::new(),
                 decisions: VecDeque::from([decision]),
                 pending: BTreeMap::new(),
+                shut: None,
                 persisted: None,
             }),
         })
@@ -403,6 +406,11 @@ pub(crate) fn propose(
 ) -> Result<Option<u64>, BrokerError> {
     let replication = replicated(partition);
     let mut state = replication.state.lock();
+    // Checked under the lock that close and delete_topic take to fail the
+    // waiting acks: nothing can be left waiting after them.
+    if let Some(shut) = state.shut {
+        return Err(shut.error(partition));
+    }
     let leader = replication.leader_index().ok_or_else(|| not_leader(partition))?;
     let now = replication.now_ms();
     let replica = state.replicas[leader].as_mut().ok_or_else(|| not_leader(partition))?;
@@ -412,11 +420,18 @@ pub(crate) fn propose(
     if replica_acks == ReplicaAcks::All {
         state.pending.insert(proposed.first_offset, Arc::clone(completion));
     }
-    process_ready(partition, &mut state, leader)?;
-    if fsync {
-        partition.logs[leader].flush().map_err(|error| BrokerError::log(&partition.topic, partition.id, error))?;
+    let mut result = process_ready(partition, &mut state, leader);
+    if fsync && result.is_ok() {
+        result =
+            partition.logs[leader].flush().map_err(|error| BrokerError::log(&partition.topic, partition.id, error));
     }
+    // Decisions (a failed leader taken out) and rounds run on every path.
     apply_decisions(partition, &mut state);
+    if let Err(error) = result {
+        // This send reports the error; its ack must not complete later.
+        state.pending.remove(&proposed.first_offset);
+        return Err(error);
+    }
     run_rounds(partition, &mut state, true);
     Ok((replica_acks == ReplicaAcks::Leader).then_some(proposed.first_offset))
 }
@@ -478,13 +493,35 @@ pub(crate) fn node_restored(partition: &Partition, node: NodeId) -> Result<(), B
     Ok(())
 }
 
-/// Fails every `acks=all` send still waiting on `partition`: the broker is
-/// closing, so nothing will replicate them now.
-pub(crate) fn fail_pending_on_close(partition: &Partition) {
+/// Why a partition takes no more sends: the broker closed or the topic
+/// was deleted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Shut {
+    Closed,
+    Deleted,
+}
+
+impl Shut {
+    fn error(self, partition: &Partition) -> BrokerError {
+        match self {
+            Shut::Closed => BrokerError::Closed { what: "broker" },
+            Shut::Deleted => BrokerError::UnknownTopic { topic: partition.topic.to_string() },
+        }
+    }
+}
+
+/// Fails every `acks=all` send still waiting on `partition` and refuses
+/// later ones: the broker is closing or the topic was deleted, so nothing
+/// will replicate them now.
+pub(crate) fn shut(partition: &Partition, why: Shut) {
     let Some(replication) = partition.replication.as_ref() else { return };
-    let pending = std::mem::take(&mut replication.state.lock().pending);
+    let pending = {
+        let mut state = replication.state.lock();
+        state.shut = Some(why);
+        std::mem::take(&mut state.pending)
+    };
     for (_, completion) in pending {
-        completion.complete(Err(Arc::new(BrokerError::Closed { what: "broker" })));
+        completion.complete(Err(Arc::new(why.error(partition))));
     }
 }
 
@@ -623,7 +660,12 @@ fn apply_decisions(partition: &Partition, state: &mut State) {
             state.decisions.clear();
             return;
         }
-        persist(partition, state, &decision);
+        if !persist(partition, state, &decision) {
+            // Never act on a decision a restart would not know: keep it
+            // (and those after it) for the next pump to retry.
+            state.decisions.push_front(decision);
+            return;
+        }
         if let ChangeReason::UncleanElection { offsets_maybe_lost } = decision.reason {
             // Kafka's unclean.leader.election.enable: said loudly, since
             // acknowledged records the new leader lacks are gone.
@@ -673,7 +715,16 @@ fn apply_decisions(partition: &Partition, state: &mut State) {
 /// leader: nothing to do until the next append or tick.
 fn idle(partition: &Partition, state: &State) -> bool {
     let leader = replicated(partition).leader_index();
-    let leader_log_end = leader.and_then(|i| state.replicas[i].as_ref()).map(Replica::log_end_offset);
+    let leader_replica = leader.and_then(|i| state.replicas[i].as_ref());
+    let leader_log_end = leader_replica.map(Replica::log_end_offset);
+    // A caught-up follower's fetch still moves the high watermark when the
+    // leader has not seen it yet: deliver it now rather than on the next
+    // tick, or acks=all waits for the timer.
+    if leader_replica.is_some_and(|r| r.high_watermark() < r.log_end_offset())
+        && state.outbox.iter().any(|(_, _, message)| matches!(message, Message::Fetch(_)))
+    {
+        return false;
+    }
     state.outbox.iter().all(|(_, to, message)| match message {
         Message::Fetch(request) => {
             leader.is_some_and(|i| partition.replicas[i] == *to) && Some(request.fetch_offset) == leader_log_end
@@ -717,17 +768,22 @@ fn run_rounds(partition: &Partition, state: &mut State, deliver_once: bool) {
     }
 }
 
-/// Writes the decision to the state file before any replica acts on it.
-fn persist(partition: &Partition, state: &mut State, decision: &LeaderAndIsr) {
+/// Writes the decision to the state file before any replica acts on it;
+/// false when that failed (the caller must not apply it).
+fn persist(partition: &Partition, state: &mut State, decision: &LeaderAndIsr) -> bool {
     let record = (decision.leader_epoch, decision.leader, decision.isr.clone());
     if state.persisted.as_ref() == Some(&record) {
-        return;
+        return true;
     }
     let path = &replicated(partition).state_path;
     match store_state(path, &record) {
-        Ok(()) => state.persisted = Some(record),
+        Ok(()) => {
+            state.persisted = Some(record);
+            true
+        }
         Err(error) => {
-            tracing::error!(topic = %partition.topic, partition = partition.id, %error, "persisting leader and ISR failed")
+            tracing::error!(topic = %partition.topic, partition = partition.id, %error, "persisting leader and ISR failed; retrying");
+            false
         }
     }
 }

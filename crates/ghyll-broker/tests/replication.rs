@@ -413,3 +413,27 @@ fn flush_waits_for_acks_all_on_a_replicated_topic() {
         handle.wait().unwrap();
     }
 }
+
+#[test]
+fn acks_all_completes_without_waiting_for_the_replication_thread() {
+    let mut cluster = Cluster::new(3);
+    // The background thread would not come for a minute: each send must
+    // be replicated and acknowledged by the producer's own delivery rounds.
+    cluster.config.replication_check_interval = Duration::from_secs(60);
+    let broker = cluster.open();
+    replicated_topic(&broker, "t", 1, "2");
+    let (done, finished) = std::sync::mpsc::channel();
+    let sender = {
+        let broker = broker.clone();
+        std::thread::spawn(move || {
+            let producer = producer(&broker, Acks::All);
+            let offsets = send_all(&producer, "t", 0..50);
+            producer.close().unwrap();
+            done.send(offsets).unwrap();
+        })
+    };
+    let offsets = finished.recv_timeout(Duration::from_secs(30)).expect("acks=all sends completed");
+    assert_eq!(offsets, (0..50).collect::<Vec<u64>>());
+    sender.join().unwrap();
+    assert_eq!(broker.describe_topic("t").unwrap().partitions[0].high_watermark, 50);
+}

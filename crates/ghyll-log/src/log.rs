@@ -697,6 +697,17 @@ impl Log {
     /// # Errors
     /// [`LogError::Io`], [`LogError::Failed`] / [`LogError::Closed`].
     pub fn apply_retention(&self, now_ms: i64) -> Result<RetentionReport, LogError> {
+        self.apply_retention_below(now_ms, u64::MAX)
+    }
+
+    /// As [`Log::apply_retention`], deleting only segments that end at or
+    /// below `limit`: a replicated partition passes its high watermark, so
+    /// retention never removes records a follower may still need to copy
+    /// or consumers have not been allowed to see (as Kafka does).
+    ///
+    /// # Errors
+    /// As [`Log::apply_retention`].
+    pub fn apply_retention_below(&self, now_ms: i64, limit: u64) -> Result<RetentionReport, LogError> {
         let _writer = self.writer.lock();
         self.check_usable()?;
         let log_start = self.log_start_offset();
@@ -717,7 +728,7 @@ impl Log {
                     && self.config.retention_bytes >= 0
                     && total - segment.size() >= self.config.retention_bytes as u64;
                 let below_start = segment.next_offset() <= log_start;
-                if !(expired || oversized || below_start) {
+                if !(expired || oversized || below_start) || segment.next_offset() > limit {
                     break;
                 }
                 total -= segment.size();

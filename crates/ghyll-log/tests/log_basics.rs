@@ -461,3 +461,23 @@ fn a_leader_stamps_its_epoch_and_a_follower_copies_batches_verbatim() {
     reopened.append_as_follower(&intact).unwrap();
     assert_eq!(reopened.log_end_offset(), 22);
 }
+
+#[test]
+fn retention_below_a_limit_keeps_segments_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_segments();
+    config.retention_bytes = 0;
+    let log = Log::open(dir.path().join("t-0"), config).unwrap();
+    for i in 0..40 {
+        log.append(&batch(&format!("b{i}"), 4, 1000 + i)).unwrap();
+    }
+    let segments = log.segment_base_offsets();
+    assert!(segments.len() > 3, "{segments:?}");
+    // Only segments ending at or below offset segments[2] may go.
+    let report = log.apply_retention_below(i64::MAX / 2, segments[2]).unwrap();
+    assert_eq!(report.segments_deleted, 2);
+    assert_eq!(log.log_start_offset(), segments[2]);
+    // Without the limit, every closed segment goes (retention.bytes = 0).
+    log.apply_retention(i64::MAX / 2).unwrap();
+    assert_eq!(log.segment_base_offsets().len(), 1);
+}
