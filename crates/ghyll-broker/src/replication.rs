@@ -338,6 +338,10 @@ struct LogAdapter<'a> {
 }
 
 impl ReplicaLog for LogAdapter<'_> {
+    fn log_start_offset(&self) -> Offset {
+        self.log.log_start_offset()
+    }
+
     fn read(&self, from: Offset, max_bytes: u32) -> Vec<Batch> {
         match self.log.read(from, max_bytes) {
             Ok(read) => read
@@ -564,6 +568,10 @@ fn process_ready(partition: &Partition, state: &mut State, i: usize) -> Result<(
                 .truncate_to(*to)
                 .map(|_| ())
                 .map_err(|error| BrokerError::log(&partition.topic, partition.id, error)),
+            LogOp::Reset(offset) => {
+                tracing::warn!(topic = %partition.topic, partition = partition.id, node, offset, "follower behind the leader's log start: emptied and restarted there");
+                log.reset_to(*offset).map_err(|error| BrokerError::log(&partition.topic, partition.id, error))
+            }
             other => unreachable!("unknown log op {other:?}"),
         };
         if result.is_err() {

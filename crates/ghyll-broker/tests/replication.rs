@@ -437,3 +437,35 @@ fn acks_all_completes_without_waiting_for_the_replication_thread() {
     sender.join().unwrap();
     assert_eq!(broker.describe_topic("t").unwrap().partitions[0].high_watermark, 50);
 }
+
+#[test]
+fn a_follower_behind_the_leaders_log_start_starts_over_there_and_rejoins() {
+    let mut cluster = Cluster::new(2);
+    cluster.config.retention_check_interval = Duration::from_millis(20);
+    let broker = cluster.open();
+    let topic =
+        NewTopic::new("t", 1).replication_factor(2).config("segment.bytes", "1024").config("retention.bytes", "2048");
+    broker.create_topic(topic).unwrap();
+    let replicas = broker.describe_topic("t").unwrap().partitions[0].replicas.clone();
+    let follower = replicas[1];
+    broker.fail_node(follower).unwrap();
+    let producer = producer(&broker, Acks::All);
+    send_all(&producer, "t", 0..200);
+    wait_until("retention moves the leader's log start", || {
+        broker.describe_topic("t").unwrap().partitions[0].log_start_offset > 0
+    });
+    broker.restore_node(follower).unwrap();
+    wait_until("the follower rejoins the ISR", || broker.describe_topic("t").unwrap().partitions[0].isr.len() == 2);
+    send_all(&producer, "t", 200..210);
+    producer.close().unwrap();
+    let start = broker.describe_topic("t").unwrap().partitions[0].log_start_offset;
+    broker.close().unwrap();
+    // Both replicas hold the same batches from the leader's log start on.
+    let leader_batches = log_batches(cluster.node_dir(replicas[0]).join("t-0"));
+    let follower_batches = log_batches(cluster.node_dir(follower).join("t-0"));
+    let from = |batches: &[Vec<u8>]| -> Vec<Vec<u8>> {
+        batches.iter().filter(|bytes| ghyll_log::Batch::new(bytes).unwrap().base_offset() >= start).cloned().collect()
+    };
+    assert!(!from(&follower_batches).is_empty());
+    assert_eq!(from(&follower_batches), from(&leader_batches));
+}

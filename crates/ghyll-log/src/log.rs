@@ -664,6 +664,54 @@ impl Log {
         Ok(new_end)
     }
 
+    /// Empties the log and starts it again at `offset`, which must be past
+    /// the log end (Kafka's `truncateFullyAndStartAt`): a follower whose
+    /// log ends below the leader's log start takes the leader's start.
+    /// Crash-safe in this order: the new, empty segment is created; then
+    /// the checkpoint moves the log start (hiding the old records); then
+    /// the old segments are deleted.
+    ///
+    /// # Errors
+    /// [`LogError::OffsetOutOfRange`] at or below the log end,
+    /// [`LogError::OffsetOverflow`], [`LogError::Io`].
+    pub fn reset_to(&self, offset: u64) -> Result<(), LogError> {
+        let _writer = self.writer.lock();
+        self.check_usable()?;
+        let log_start = self.log_start_offset();
+        let log_end = self.log_end_offset();
+        if offset <= log_end {
+            return Err(LogError::OffsetOutOfRange { offset, log_start, log_end });
+        }
+        if offset >= i64::MAX as u64 {
+            return Err(LogError::OffsetOverflow { offset });
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let active = self.active();
+        if let Err(error) = active.seal() {
+            return Err(self.fail(error));
+        }
+        let segment = Arc::new(Segment::create(&self.dir, offset, &self.config, now_ms())?);
+        sync_dir(&self.dir)?;
+        let old: Vec<Arc<Segment>> = {
+            let mut segments = self.segments.write();
+            let old = std::mem::take(&mut *segments);
+            segments.push(Arc::clone(&segment));
+            old
+        };
+        self.log_end.store(offset, Ordering::Release);
+        self.log_start.store(offset, Ordering::Release);
+        self.recovery_point.store(offset, Ordering::Release);
+        self.first_dirty.store(offset, Ordering::Release);
+        self.unflushed_records.store(0, Ordering::Release);
+        self.write_checkpoint(false)?;
+        for segment in &old {
+            segment.delete_files(&self.dir)?;
+        }
+        sync_dir(&self.dir)?;
+        tracing::info!(log = %self.dir.display(), offset, "emptied the log and restarted it at a new offset");
+        Ok(())
+    }
+
     /// Moves the log start offset forward to `offset` (Kafka's
     /// DeleteRecords): records below it are no longer readable, and
     /// segments wholly below it are deleted. Durable before it returns.

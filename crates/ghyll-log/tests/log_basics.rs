@@ -481,3 +481,28 @@ fn retention_below_a_limit_keeps_segments_past_it() {
     log.apply_retention(i64::MAX / 2).unwrap();
     assert_eq!(log.segment_base_offsets().len(), 1);
 }
+
+#[test]
+fn reset_to_empties_the_log_and_restarts_it_at_a_later_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path().join("t-0"), small_segments()).unwrap();
+    for i in 0..10 {
+        log.append(&batch(&format!("b{i}"), 4, 1000 + i)).unwrap();
+    }
+    assert!(matches!(log.reset_to(40), Err(LogError::OffsetOutOfRange { .. })), "not past the end");
+    log.reset_to(100).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (100, 100));
+    assert_eq!(log.segment_base_offsets(), [100]);
+    assert!(matches!(log.read(50, 1 << 20), Err(LogError::OffsetOutOfRange { .. })));
+    // A follower then copies the leader's batches from there.
+    let leader = Log::open(dir.path().join("leader-0"), small_segments()).unwrap();
+    leader.reset_to(100).unwrap();
+    leader.append(&batch("new", 3, 5000)).unwrap();
+    let read = leader.read(100, 1 << 20).unwrap();
+    log.append_as_follower(read.batches().next().unwrap().unwrap().as_bytes()).unwrap();
+    assert_eq!(read_all(&log, 100), read_all(&leader, 100));
+    log.close().unwrap();
+    let reopened = Log::open(dir.path().join("t-0"), small_segments()).unwrap();
+    assert_eq!((reopened.log_start_offset(), reopened.log_end_offset()), (100, 103));
+    assert_eq!(read_all(&reopened, 100), read_all(&leader, 100));
+}

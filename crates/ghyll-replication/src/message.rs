@@ -66,6 +66,12 @@ pub enum FetchResult {
         /// Where that epoch ends in the leader's log.
         end_offset: Offset,
     },
+    /// The fetch offset is below the leader's log start (retention
+    /// removed it): the follower empties its log and starts there.
+    OffsetOutOfRange {
+        /// The leader's log start offset.
+        log_start_offset: Offset,
+    },
     /// The follower's epoch is older than the leader's.
     FencedLeaderEpoch,
     /// The follower's epoch is newer than the leader's.

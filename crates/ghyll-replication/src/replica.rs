@@ -21,6 +21,12 @@ pub trait ReplicaLog {
     /// offset), in order and contiguous, at most `max_bytes` of payload but
     /// always at least one batch.
     fn read(&self, from: Offset, max_bytes: u32) -> Vec<Batch>;
+
+    /// The first offset the log still holds (retention moves it up); a
+    /// follower fetching below it is told to start over there.
+    fn log_start_offset(&self) -> Offset {
+        0
+    }
 }
 
 /// A change to the replica's log, for the driver to perform in order.
@@ -32,6 +38,10 @@ pub enum LogOp {
     Append(Batch),
     /// Remove every record at or above the offset.
     Truncate(Offset),
+    /// Empty the log and start it again at the offset (Kafka's
+    /// `truncateFullyAndStartAt`): the leader's log no longer holds what
+    /// this follower lacks.
+    Reset(Offset),
 }
 
 /// A leader's request to change the ISR (Kafka's `AlterPartition`). The
@@ -591,6 +601,12 @@ impl Replica {
             }
             None => {}
         }
+        let log_start = log.log_start_offset();
+        if request.fetch_offset < log_start {
+            // Retention removed what the follower lacks: it starts over at
+            // the leader's log start (Kafka's OFFSET_OUT_OF_RANGE).
+            return Ok(FetchResult::OffsetOutOfRange { log_start_offset: log_start });
+        }
         let counted = match self.config.durability {
             Durability::Replicated => request.fetch_offset,
             Durability::Flushed => request.flushed_offset.min(request.fetch_offset),
@@ -691,6 +707,21 @@ impl Replica {
                     }
                 }
                 self.truncate(to);
+                self.schedule_fetch(now_ms);
+            }
+            FetchResult::OffsetOutOfRange { log_start_offset } => {
+                if log_start_offset > self.log_end_offset {
+                    if self.cache.truncate_from(0) {
+                        self.ready.epoch_cache_changed = true;
+                    }
+                    self.log_end_offset = log_start_offset;
+                    self.flushed_offset = log_start_offset;
+                    let hw =
+                        response.high_watermark.min(log_start_offset).max(self.high_watermark.min(log_start_offset));
+                    self.high_watermark = hw;
+                    self.ready.high_watermark = Some(hw);
+                    self.ready.log_ops.push(LogOp::Reset(log_start_offset));
+                }
                 self.schedule_fetch(now_ms);
             }
             FetchResult::FencedLeaderEpoch | FetchResult::UnknownLeaderEpoch | FetchResult::NotLeader => {
