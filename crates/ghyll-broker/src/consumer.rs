@@ -528,7 +528,12 @@ fn fetch_partition(
     let (data, high_watermark) = loop {
         let high_watermark = assigned.partition.high_watermark();
         let log_start = assigned.partition.log().log_start_offset();
-        if position < log_start || position > high_watermark {
+        // Out of range means outside the leader's log, as in Kafka: a
+        // position between the high watermark and the log end (a new
+        // leader's high watermark still catching up after a restart) is
+        // valid and simply has nothing to read yet.
+        let log_end = assigned.partition.log().log_end_offset().max(high_watermark);
+        if position < log_start || position > log_end {
             position = match reset {
                 OffsetReset::Earliest => log_start,
                 OffsetReset::Latest => high_watermark,
@@ -538,7 +543,7 @@ fn fetch_partition(
                         partition: assigned.tp.partition,
                         offset: position,
                         log_start,
-                        log_end: high_watermark,
+                        log_end,
                     })
                 }
             };
