@@ -49,6 +49,9 @@ const NO_LEADER: usize = usize::MAX;
 /// Most message rounds one pump delivers (a follower catching up a long
 /// log takes one round trip per `FETCH_BYTES_MAX`); the next pump goes on.
 const ROUNDS_MAX: usize = 1_000;
+/// Most time between deliveries of caught-up followers' fetches when a
+/// partition is idle (well inside `replica.lag.time.max.ms`).
+const IDLE_ROUND_MS: u64 = 100;
 /// `replica.fetch.max.bytes`.
 const FETCH_BYTES_MAX: u32 = 1024 * 1024;
 /// Most controller decisions applied in one go (they cascade: an ISR
@@ -83,6 +86,8 @@ struct State {
     pending: BTreeMap<Offset, Arc<Completion>>,
     /// Set when the broker closes or the topic is deleted.
     shut: Option<Shut>,
+    /// When `pump` last delivered caught-up followers' fetches.
+    last_idle_round_ms: u64,
     persisted: Option<(LeaderEpoch, Option<NodeId>, BTreeSet<NodeId>)>,
 }
 
@@ -178,6 +183,7 @@ impl Replicated {
                 decisions: VecDeque::from([decision]),
                 pending: BTreeMap::new(),
                 shut: None,
+                last_idle_round_ms: 0,
                 persisted: None,
             }),
         })
@@ -456,7 +462,15 @@ pub(crate) fn pump(partition: &Partition) {
         }
     }
     apply_decisions(partition, &mut state);
-    run_rounds(partition, &mut state, true);
+    // Caught-up followers' waiting fetches are answered (keeping them in
+    // the ISR) at most every IDLE_ROUND_MS when nothing else is going on,
+    // so idle partitions cost next to nothing between ticks.
+    let every = IDLE_ROUND_MS.min(replication.config.replica_lag_time_max_ms / 4);
+    let forced = now.saturating_sub(state.last_idle_round_ms) >= every;
+    if forced {
+        state.last_idle_round_ms = now;
+    }
+    run_rounds(partition, &mut state, forced);
 }
 
 /// Takes `node`'s replica out: it stops fetching and serving, the
