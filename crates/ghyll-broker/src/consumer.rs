@@ -123,8 +123,11 @@ pub struct OffsetAndTimestamp {
 /// Read buffers a consumer reuses, so a consumer that keeps up does not
 /// allocate (and fault in) a fresh buffer per read.
 type BufferPool = Arc<Mutex<Vec<Vec<u8>>>>;
-/// Most buffers a pool keeps.
-const POOL_BUFFERS_MAX: usize = 8;
+/// Most buffers a pool keeps. A poll over P partitions has up to P reads
+/// in hand plus the leftovers kept for the next poll, so a pool of 8 ran
+/// dry at 8 partitions and every poll faulted in fresh buffers; the pool
+/// only ever holds as many as were in use at once.
+const POOL_BUFFERS_MAX: usize = 32;
 
 /// A read whose buffer returns to its consumer's pool when the last
 /// record borrowing it is gone.
