@@ -469,3 +469,93 @@ fn a_follower_behind_the_leaders_log_start_starts_over_there_and_rejoins() {
     assert!(!from(&follower_batches).is_empty());
     assert_eq!(from(&follower_batches), from(&leader_batches));
 }
+
+/// A tiny deterministic generator, so a failing churn run can be replayed
+/// from its seed.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+#[test]
+fn random_node_churn_with_a_restart_loses_no_acknowledged_record() {
+    for seed in [1u64, 2, 3, 4, 5] {
+        let cluster = Cluster::new(3);
+        let mut rng = SplitMix(seed);
+        let mut broker = cluster.open();
+        replicated_topic(&broker, "churn", 1, "2");
+        let mut producer = producer(&broker, Acks::All);
+        let mut acked: Vec<(u64, String)> = Vec::new();
+        let mut down: Vec<u32> = Vec::new();
+        let (mut failures, mut restarts) = (0, 0);
+        for step in 0..40 {
+            let choice = if step == 19 || step == 33 { 2 } else { rng.next() % 6 };
+            match choice {
+                0 if down.len() < 2 => {
+                    let node = (rng.next() % 3) as u32;
+                    if !down.contains(&node) {
+                        broker.fail_node(node).unwrap();
+                        down.push(node);
+                        failures += 1;
+                    }
+                }
+                1 if !down.is_empty() => {
+                    let node = down.remove((rng.next() % down.len() as u64) as usize);
+                    broker.restore_node(node).unwrap();
+                }
+                2 => {
+                    restarts += 1;
+                    // A restart with whatever is down staying down.
+                    producer.close().unwrap();
+                    drop(producer);
+                    broker.close().unwrap();
+                    broker = cluster.open();
+                    for &node in &down {
+                        broker.fail_node(node).unwrap();
+                    }
+                    producer = self::producer(&broker, Acks::All);
+                }
+                _ => {
+                    for i in 0..5 {
+                        let value = format!("s{seed}-{step}-{i}");
+                        match producer.send(ProducerRecord::new("churn", value.as_bytes()).partition(0)) {
+                            Ok(sent) => acked.push((sent.offset.unwrap(), value)),
+                            // Too few replicas (NotEnoughReplicas) or none
+                            // (NotLeader): not acknowledged, so not owed.
+                            Err(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+        for node in std::mem::take(&mut down) {
+            broker.restore_node(node).unwrap();
+        }
+        wait_until("every replica is back in the ISR", || {
+            broker.describe_topic("churn").unwrap().partitions[0].isr.len() == 3
+        });
+        let end = broker.describe_topic("churn").unwrap().partitions[0].high_watermark;
+        let mut consumer = earliest(&broker, &[("churn", 0)]);
+        let read: std::collections::BTreeMap<u64, String> = consume(&mut consumer, end as usize)
+            .into_iter()
+            .map(|r| (r.offset, String::from_utf8(r.value.unwrap()).unwrap()))
+            .collect();
+        for (offset, value) in &acked {
+            assert_eq!(read.get(offset), Some(value), "seed {seed}: acknowledged record at {offset} lost");
+        }
+        assert!(acked.len() > 20, "seed {seed}: the run acknowledged {} records", acked.len());
+        assert!(failures > 0 && restarts >= 2, "seed {seed}: {failures} failures, {restarts} restarts");
+        drop(consumer);
+        producer.close().unwrap();
+        broker.close().unwrap();
+        let replicas: Vec<u32> = vec![0, 1, 2];
+        assert_replicas_agree(&cluster, "churn", &replicas);
+    }
+}
