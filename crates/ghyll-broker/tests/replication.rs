@@ -525,11 +525,10 @@ fn random_node_churn_with_a_restart_loses_no_acknowledged_record() {
                 _ => {
                     for i in 0..5 {
                         let value = format!("s{seed}-{step}-{i}");
-                        match producer.send(ProducerRecord::new("churn", value.as_bytes()).partition(0)) {
-                            Ok(sent) => acked.push((sent.offset.unwrap(), value)),
-                            // Too few replicas (NotEnoughReplicas) or none
-                            // (NotLeader): not acknowledged, so not owed.
-                            Err(_) => {}
+                        // A refused send (NotEnoughReplicas, NotLeader) is not
+                        // acknowledged, so not owed.
+                        if let Ok(sent) = producer.send(ProducerRecord::new("churn", value.as_bytes()).partition(0)) {
+                            acked.push((sent.offset.unwrap(), value));
                         }
                     }
                 }
