@@ -17,6 +17,14 @@
 //! - [`Consumer`] (from [`Broker::consumer`]): [`Consumer::assign`]
 //!   partitions, [`Consumer::seek`], then [`Consumer::poll`], which blocks
 //!   until records arrive and hands them out without copying.
+//! - Consumer groups: with `group.id` ([`ConsumerConfig::with_group`]),
+//!   [`Consumer::subscribe`] joins the group and takes partitions from its
+//!   [`Assignor`], positions from the committed offsets; [`Consumer::commit`]
+//!   stores them in the compacted internal topic [`OFFSETS_TOPIC`];
+//!   [`Broker::list_groups`], [`Broker::describe_group`] (lag),
+//!   [`Broker::reset_group_offsets`] and [`Broker::delete_group`] are the
+//!   admin side. Topics with `cleanup.policy=compact` keep the latest record
+//!   per key ([`Broker::compact_topic`]).
 //! - Replication: with [`BrokerConfig::nodes`] (one data directory per
 //!   node), [`NewTopic::replication_factor`] places each partition's
 //!   replicas on that many nodes; a controller elects leaders from the ISR,
@@ -25,8 +33,8 @@
 //!   [`BrokerError::NotEnoughReplicas`]). [`Broker::fail_node`] and
 //!   [`Broker::restore_node`] take a node out and bring it back.
 //! - [`Broker::close`] flushes and stops the background threads (scheduled
-//!   flushes and retention); dropping every handle loses nothing that was
-//!   acknowledged.
+//!   flushes, retention, group timers, the cleaner, replication); dropping
+//!   every handle loses nothing that was acknowledged.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
