@@ -112,19 +112,25 @@ pub(crate) fn load(dir: &Path) -> Result<Vec<TopicMeta>, BrokerError> {
 
 /// Replaces the metadata file atomically and durably.
 pub(crate) fn store(dir: &Path, topics: &[TopicMeta]) -> Result<(), BrokerError> {
-    let temp = dir.join(METADATA_TEMP_FILE);
-    let path = dir.join(METADATA_FILE);
+    replace_file(&dir.join(METADATA_FILE), &dir.join(METADATA_TEMP_FILE), encode(topics).as_bytes())
+}
+
+/// Replaces `path` with `bytes` atomically and durably: written to `temp`
+/// (beside it), fsynced, renamed over `path`, and the directory fsynced.
+/// The broker's small files (topic metadata, leader and ISR state, leader
+/// epoch checkpoints) all go through here.
+pub(crate) fn replace_file(path: &Path, temp: &Path, bytes: &[u8]) -> Result<(), BrokerError> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&temp)
-        .map_err(|error| BrokerError::io("create topic metadata", &temp, error))?;
-    file.write_all(encode(topics).as_bytes()).map_err(|error| BrokerError::io("write topic metadata", &temp, error))?;
-    file.sync_all().map_err(|error| BrokerError::io("fsync topic metadata", &temp, error))?;
+        .open(temp)
+        .map_err(|error| BrokerError::io("create temp file", temp, error))?;
+    file.write_all(bytes).map_err(|error| BrokerError::io("write temp file", temp, error))?;
+    file.sync_all().map_err(|error| BrokerError::io("fsync temp file", temp, error))?;
     drop(file);
-    fs::rename(&temp, &path).map_err(|error| BrokerError::io("rename topic metadata", &path, error))?;
-    sync_dir(dir)
+    fs::rename(temp, path).map_err(|error| BrokerError::io("rename into place", path, error))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), BrokerError> {

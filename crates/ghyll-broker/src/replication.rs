@@ -25,8 +25,8 @@
 //! leader only.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -270,16 +270,7 @@ fn store_epoch_checkpoint(log: &Log, cache: &EpochCache) -> Result<(), BrokerErr
         text.push_str(&format!("{} {}\n", entry.epoch, entry.start_offset));
     }
     let dir = log.dir();
-    let path = dir.join(EPOCH_CHECKPOINT);
-    let temp = dir.join(format!("{EPOCH_CHECKPOINT}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
-        std::io::Write::write_all(&mut file, text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, &path)?;
-        std::fs::File::open(dir)?.sync_all()
-    };
-    write().map_err(|error| BrokerError::io("write leader epoch checkpoint", &path, error))
+    metadata::replace_file(&dir.join(EPOCH_CHECKPOINT), &dir.join(format!("{EPOCH_CHECKPOINT}.tmp")), text.as_bytes())
 }
 
 /// The checkpointed epoch cache, cut to the log end; `None` when it is
@@ -849,19 +840,7 @@ fn decode_state(text: &str) -> Option<StateRecord> {
 fn store_state(path: &Path, record: &StateRecord) -> Result<(), BrokerError> {
     let mut temp = path.as_os_str().to_owned();
     temp.push(".tmp");
-    let temp = PathBuf::from(temp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temp)
-        .map_err(|error| BrokerError::io("create leader and ISR state", &temp, error))?;
-    file.write_all(encode_state(record).as_bytes())
-        .map_err(|error| BrokerError::io("write leader and ISR state", &temp, error))?;
-    file.sync_all().map_err(|error| BrokerError::io("fsync leader and ISR state", &temp, error))?;
-    drop(file);
-    fs::rename(&temp, path).map_err(|error| BrokerError::io("rename leader and ISR state", path, error))?;
-    metadata::sync_dir(path.parent().unwrap_or(Path::new(".")))
+    metadata::replace_file(path, Path::new(&temp), encode_state(record).as_bytes())
 }
 
 /// The persisted decision; a missing file is `None`, a damaged one is
