@@ -306,11 +306,15 @@ impl Groups {
         durability: Durability,
     ) -> Result<(), BrokerError> {
         let positions = OffsetsLog { partition, durability }.append(records)?;
-        let mut state = self.state.lock();
+        Self::apply(&mut self.state.lock(), records, positions);
+        Ok(())
+    }
+
+    /// Applies stored records, each at its log position.
+    fn apply(state: &mut GroupsState, records: &[OffsetRecord], positions: Vec<u64>) {
         for (record, position) in records.iter().zip(positions) {
             state.coordinator.complete_commit(std::slice::from_ref(record), position);
         }
-        Ok(())
     }
 
     /// Group commit for durable commits: committers queue their records;
@@ -401,9 +405,7 @@ impl Groups {
         durability: Durability,
     ) -> Result<(), BrokerError> {
         let positions = OffsetsLog { partition, durability }.append(records)?;
-        for (record, position) in records.iter().zip(positions) {
-            state.coordinator.complete_commit(std::slice::from_ref(record), position);
-        }
+        Self::apply(state, records, positions);
         Ok(())
     }
 

@@ -278,8 +278,9 @@ impl Consumer {
         }
     }
 
-    /// Once per `poll` call: tells the coordinator the consumer is polling
-    /// (`max.poll.interval.ms`) and auto-commits when due.
+    /// Once per `poll` call: auto-commits when due. (The coordinator hears
+    /// that the consumer polls from every `group_step` pass: `poll_seen`
+    /// while stable, `join` while rejoining.)
     pub(super) fn group_poll_started(&mut self) {
         let cooperative = self.config.assignor.protocol() == RebalanceProtocol::Cooperative;
         let Some(membership) = self.membership.as_mut() else { return };
@@ -289,12 +290,6 @@ impl Consumer {
         if holds && Instant::now() >= membership.next_auto_commit {
             membership.next_auto_commit = Instant::now() + self.config.auto_commit_interval;
             self.auto_commit(None);
-        }
-        let Some(membership) = self.membership.as_ref() else { return };
-        if let Some(member_id) = membership.member_id.as_deref() {
-            let groups = &self.broker.inner.groups;
-            let now = groups.now_ms();
-            let _ = groups.lock().coordinator.poll_seen(now, &membership.group_id, member_id);
         }
     }
 
