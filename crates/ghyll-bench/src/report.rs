@@ -179,6 +179,32 @@ impl Table {
     }
 }
 
+/// One row per measure, one column per run, then the median of the row:
+/// the table of workloads that report a few measures over several runs.
+pub(crate) fn runs_table(runs: usize, rows: &[(&str, Vec<f64>)]) -> Table {
+    let labels: Vec<String> = (1..=runs).map(|r| format!("run {r}")).collect();
+    let mut columns = vec![("measure", Align::Left)];
+    columns.extend(labels.iter().map(|label| (label.as_str(), Align::Right)));
+    columns.push(("median", Align::Right));
+    let mut table = Table::new(&columns);
+    for (label, values) in rows {
+        let mut row = vec![(*label).to_string()];
+        row.extend(values.iter().map(|v| format_value(*v)));
+        row.push(format_value(median(values).unwrap_or(f64::NAN)));
+        table.push(row);
+    }
+    table
+}
+
+/// Thousands grouped from 1,000 up, three decimals below (ratios).
+pub(crate) fn format_value(value: f64) -> String {
+    if value >= 1000.0 {
+        group_thousands(value)
+    } else {
+        format!("{value:.3}")
+    }
+}
+
 /// A flat JSON object built field by field, rendered on one line. Keys keep
 /// the order they were added in; a non-finite number is written `null`
 /// because JSON has no NaN or infinity.

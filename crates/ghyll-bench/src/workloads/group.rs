@@ -25,7 +25,7 @@ use ghyll_broker::{
 
 use crate::error::{BenchError, Context};
 use crate::payload::{now_ms, ValuePool};
-use crate::report::{group_thousands, median, Align, JsonLine, Table};
+use crate::report::{median, runs_table, JsonLine};
 use crate::workloads::systems::system_dir;
 
 const TOPIC: &str = "bench-group";
@@ -440,13 +440,6 @@ fn render_report(args: &GroupArgs, runs: &[RunResult]) -> String {
         cores(),
         runs.len()
     );
-    let mut columns = vec![("measure", Align::Left)];
-    let labels: Vec<String> = (1..=runs.len()).map(|r| format!("run {r}")).collect();
-    for label in &labels {
-        columns.push((label.as_str(), Align::Right));
-    }
-    columns.push(("median", Align::Right));
-    let mut table = Table::new(&columns);
     let per_core = |r: &RunResult| r.group_rps / f64::from(parallel) / r.single_rps;
     let rows: [(&str, Field<'_>); 12] = [
         ("single consumer, records/s", Box::new(|r| r.single_rps)),
@@ -462,14 +455,9 @@ fn render_report(args: &GroupArgs, runs: &[RunResult]) -> String {
         ("fsynced N threads / 1 thread", Box::new(|r| r.commits_durable_many_per_s / r.commits_durable_one_per_s)),
         ("session.timeout.ms + 100", Box::new(|_| args.session_timeout_ms as f64 + 100.0)),
     ];
-    for (label, field) in &rows {
-        let mut row = vec![(*label).to_string()];
-        for run in runs {
-            row.push(format_value(field(run)));
-        }
-        row.push(format_value(medians(runs, field)));
-        table.push(row);
-    }
+    let values: Vec<(&str, Vec<f64>)> =
+        rows.iter().map(|(label, field)| (*label, runs.iter().map(field).collect())).collect();
+    let table = runs_table(runs.len(), &values);
     out.push_str(&table.render());
     out.push('\n');
     let goals = [
@@ -512,14 +500,6 @@ fn render_report(args: &GroupArgs, runs: &[RunResult]) -> String {
         t = args.commit_threads,
     ));
     out
-}
-
-fn format_value(value: f64) -> String {
-    if value >= 1000.0 {
-        group_thousands(value)
-    } else {
-        format!("{value:.3}")
-    }
 }
 
 fn json_line(args: &GroupArgs, runs: &[RunResult]) -> JsonLine {

@@ -12,7 +12,7 @@ use ghyll_broker::{Acks, Broker, BrokerConfig, NewTopic, ProducerConfig, Produce
 
 use crate::error::{BenchError, Context};
 use crate::payload::{now_ms, ValuePool};
-use crate::report::{group_thousands, median, Align, JsonLine, Table};
+use crate::report::{median, runs_table, JsonLine};
 use crate::workloads::produce::warm_up;
 use crate::workloads::systems::system_dir;
 
@@ -153,25 +153,14 @@ fn render_report(args: &ReplicatedArgs, runs: &[RunResult]) -> String {
         args.min_insync_replicas,
         runs.len()
     );
-    let labels: Vec<String> = (1..=runs.len()).map(|r| format!("run {r}")).collect();
-    let mut columns = vec![("measure", Align::Left)];
-    for label in &labels {
-        columns.push((label.as_str(), Align::Right));
-    }
-    columns.push(("median", Align::Right));
-    let mut table = Table::new(&columns);
     let rows: [(&str, Field); 3] = [
         ("replication factor 1, records/s", |r| r.rf1_rps),
         ("replication factor 3, records/s", |r| r.rf3_rps),
         ("rf3 / rf1", |r| r.rf3_rps / r.rf1_rps),
     ];
-    for (label, field) in rows {
-        let values: Vec<f64> = runs.iter().map(field).collect();
-        let mut row = vec![label.to_string()];
-        row.extend(values.iter().map(|v| format_value(*v)));
-        row.push(format_value(median(&values).unwrap_or(f64::NAN)));
-        table.push(row);
-    }
+    let values: Vec<(&str, Vec<f64>)> =
+        rows.iter().map(|(label, field)| (*label, runs.iter().map(field).collect())).collect();
+    let table = runs_table(runs.len(), &values);
     out.push_str(&table.render());
     let ratio = median(&runs.iter().map(|r| r.rf3_rps / r.rf1_rps).collect::<Vec<_>>()).unwrap_or(f64::NAN);
     out.push_str(&format!("\ngoal: rf3 >= 0.5x rf1: {}\n", if ratio >= 0.5 { "met" } else { "not met" }));
@@ -190,14 +179,6 @@ fn render_report(args: &ReplicatedArgs, runs: &[RunResult]) -> String {
 
 /// One row of the report: a measure of a run.
 type Field = fn(&RunResult) -> f64;
-
-fn format_value(value: f64) -> String {
-    if value >= 1000.0 {
-        group_thousands(value)
-    } else {
-        format!("{value:.3}")
-    }
-}
 
 fn json_line(args: &ReplicatedArgs, runs: &[RunResult]) -> JsonLine {
     let medians =
