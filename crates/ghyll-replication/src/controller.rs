@@ -129,13 +129,7 @@ impl Controller {
         partition: PartitionId,
         replicas: Vec<NodeId>,
     ) -> Result<LeaderAndIsr, ControllerError> {
-        if self.partitions.contains_key(&partition) {
-            return Err(ControllerError::PartitionExists { partition });
-        }
-        let unique: BTreeSet<NodeId> = replicas.iter().copied().collect();
-        if replicas.is_empty() || unique.len() != replicas.len() {
-            return Err(ControllerError::InvalidReplicas { partition, reason: "must be non-empty, each node once" });
-        }
+        self.check_new(partition, &replicas)?;
         let isr: BTreeSet<NodeId> = replicas.iter().copied().filter(|n| self.alive.contains(n)).collect();
         let Some(&leader) = replicas.iter().find(|n| isr.contains(n)) else {
             return Err(ControllerError::InvalidReplicas { partition, reason: "no replica is alive" });
@@ -148,11 +142,26 @@ impl Controller {
             replicas,
             reason: ChangeReason::Created,
         };
-        self.partitions.insert(
-            partition,
-            PartitionState { state: state.clone(), high_watermark: 0, log_end_offsets: BTreeMap::new() },
-        );
+        self.insert_new(state.clone());
         Ok(state)
+    }
+
+    /// A partition not known yet, with a non-empty replica list naming each
+    /// node once: its replicas as a set.
+    fn check_new(&self, partition: PartitionId, replicas: &[NodeId]) -> Result<BTreeSet<NodeId>, ControllerError> {
+        if self.partitions.contains_key(&partition) {
+            return Err(ControllerError::PartitionExists { partition });
+        }
+        let unique: BTreeSet<NodeId> = replicas.iter().copied().collect();
+        if replicas.is_empty() || unique.len() != replicas.len() {
+            return Err(ControllerError::InvalidReplicas { partition, reason: "must be non-empty, each node once" });
+        }
+        Ok(unique)
+    }
+
+    fn insert_new(&mut self, state: LeaderAndIsr) {
+        self.partitions
+            .insert(state.partition, PartitionState { state, high_watermark: 0, log_end_offsets: BTreeMap::new() });
     }
 
     /// Recreates a partition after a restart from its persisted state: it
@@ -173,13 +182,7 @@ impl Controller {
         leader_epoch: LeaderEpoch,
         isr: BTreeSet<NodeId>,
     ) -> Result<LeaderAndIsr, ControllerError> {
-        if self.partitions.contains_key(&partition) {
-            return Err(ControllerError::PartitionExists { partition });
-        }
-        let unique: BTreeSet<NodeId> = replicas.iter().copied().collect();
-        if replicas.is_empty() || unique.len() != replicas.len() {
-            return Err(ControllerError::InvalidReplicas { partition, reason: "must be non-empty, each node once" });
-        }
+        let unique = self.check_new(partition, &replicas)?;
         if isr.is_empty() || !isr.is_subset(&unique) {
             return Err(ControllerError::InvalidReplicas { partition, reason: "the ISR must be non-empty replicas" });
         }
@@ -194,10 +197,7 @@ impl Controller {
             (None, None) => (None, isr, ChangeReason::Offline),
         };
         let state = LeaderAndIsr { partition, leader, leader_epoch, isr, replicas, reason };
-        self.partitions.insert(
-            partition,
-            PartitionState { state: state.clone(), high_watermark: 0, log_end_offsets: BTreeMap::new() },
-        );
+        self.insert_new(state.clone());
         Ok(state)
     }
 
