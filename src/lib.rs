@@ -38,12 +38,12 @@
 #![forbid(unsafe_code)]
 
 pub use ghyll_broker::{
-    validate_topic_name, Acks, Assignor, Broker, BrokerConfig, BrokerError, CleanupPolicy, CompactionReport, Consumer,
-    ConsumerConfig, ConsumerGroupDescription, ConsumerRecord, ConsumerRecords, CooperativeStickyAssignor, Durability,
-    GroupListing, GroupMemberDescription, GroupPartitionLag, GroupState, MemberSubscription, NewTopic,
-    OffsetAndMetadata, OffsetAndTimestamp, OffsetReset, OffsetSpec, PartitionDescription, Producer, ProducerConfig,
-    ProducerRecord, RangeAssignor, RebalanceListener, RebalanceProtocol, RecordMetadata, RoundRobinAssignor,
-    SendHandle, TopicConfig, TopicDescription, TopicPartition, OFFSETS_TOPIC,
+    validate_topic_name, Acks, Assignor, BatchSendHandle, Broker, BrokerConfig, BrokerError, CleanupPolicy,
+    CompactionReport, Consumer, ConsumerConfig, ConsumerGroupDescription, ConsumerRecord, ConsumerRecords,
+    CooperativeStickyAssignor, Durability, GroupListing, GroupMemberDescription, GroupPartitionLag, GroupState,
+    MemberSubscription, NewTopic, OffsetAndMetadata, OffsetAndTimestamp, OffsetReset, OffsetSpec, PartitionDescription,
+    Producer, ProducerConfig, ProducerRecord, RangeAssignor, RebalanceListener, RebalanceProtocol, RecordMetadata,
+    RecordPosition, RoundRobinAssignor, SendHandle, TopicConfig, TopicDescription, TopicPartition, OFFSETS_TOPIC,
 };
 
 /// Consumer groups: the sans-IO coordinator, assignors and the

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -157,6 +157,9 @@ pub(crate) struct Inner {
     /// Held (flock) until the broker is closed or dropped.
     lock: File,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Bumped after every change to the topics or their partitions, so a
+    /// producer's cache of them knows when to look again.
+    metadata_version: AtomicU64,
     /// Serialises admin operations and metadata writes.
     admin: Mutex<()>,
     closed: AtomicBool,
@@ -326,6 +329,7 @@ impl Broker {
             config,
             lock,
             topics: RwLock::new(topics),
+            metadata_version: AtomicU64::new(0),
             admin: Mutex::new(()),
             closed: AtomicBool::new(false),
             shutdown: Arc::new(Shutdown::default()),
@@ -354,6 +358,17 @@ impl Broker {
     pub(crate) fn topic(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
         self.check_open()?;
         self.inner.topics.read().get(name).cloned().ok_or_else(|| BrokerError::UnknownTopic { topic: name.to_string() })
+    }
+
+    /// Changes with every change to the topics or their partitions: a
+    /// cache of [`Broker::topic`] answers read while this was unchanged is
+    /// still good. Read it before the answers it vouches for.
+    pub(crate) fn metadata_version(&self) -> u64 {
+        self.inner.metadata_version.load(Ordering::Acquire)
+    }
+
+    fn metadata_changed(&self) {
+        self.inner.metadata_version.fetch_add(1, Ordering::AcqRel);
     }
 
     pub(crate) fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Partition>, BrokerError> {
@@ -399,6 +414,7 @@ impl Broker {
         metas.push(meta_of(&topic));
         metadata::store(&self.inner.config.data_dir, &metas)?;
         self.inner.topics.write().insert(new.name.clone(), topic);
+        self.metadata_changed();
         self.inner.groups.topic_changed(&new.name, Some(new.partitions));
         tracing::info!(topic = %new.name, partitions = new.partitions, "created topic");
         Ok(())
@@ -541,6 +557,7 @@ impl Broker {
         let metas: Vec<TopicMeta> = self.metas().into_iter().filter(|meta| meta.name != name).collect();
         metadata::store(dir, &metas)?;
         self.inner.topics.write().remove(name);
+        self.metadata_changed();
         self.inner.groups.topic_changed(name, None);
         for partition in topic.partitions().iter() {
             partition.mark_deleted();
@@ -612,6 +629,7 @@ impl Broker {
         }
         metadata::store(dir, &metas)?;
         topic.set_partitions(partitions);
+        self.metadata_changed();
         self.inner.groups.topic_changed(name, Some(total));
         tracing::info!(topic = %name, partitions = total, "added partitions");
         Ok(())

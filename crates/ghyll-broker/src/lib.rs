@@ -60,7 +60,10 @@ pub use ghyll_group::{
     RangeAssignor, RebalanceProtocol, RoundRobinAssignor,
 };
 pub use group::{ConsumerGroupDescription, GroupMemberDescription, GroupPartitionLag, OffsetSpec, OFFSETS_TOPIC};
-pub use producer::{Acks, Durability, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendHandle};
+pub use producer::{
+    Acks, BatchSendHandle, Durability, Producer, ProducerConfig, ProducerRecord, RecordMetadata, RecordPosition,
+    SendHandle,
+};
 
 const _: () = {
     const fn assert_send_sync<T: Send + Sync + 'static>() {}

@@ -21,7 +21,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::broker::{now_ms, Broker};
 use crate::error::BrokerError;
-use crate::partition::Partition;
+use crate::partition::{Partition, Topic};
 
 /// When a send counts as done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -71,7 +71,10 @@ pub struct ProducerConfig {
     /// `buffer.memory`: bytes of queued records past which `send_async`
     /// appends in the caller's thread instead of queueing more.
     pub buffer_memory: usize,
-    /// Chooses the partition of records sent without one.
+    /// Chooses the partition of records sent without one. `send` and
+    /// `send_async` call it under the producer's lock, so keep it quick;
+    /// a send from inside it is refused with
+    /// [`BrokerError::InvalidState`].
     pub partitioner: Arc<dyn Partitioner>,
 }
 
@@ -197,13 +200,20 @@ pub struct RecordMetadata {
 }
 
 /// The outcome of one batch, shared by the handles of its records.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Completion {
+    /// The batch's topic and partition, for its handles' metadata.
+    topic: Arc<str>,
+    partition: u32,
     result: Mutex<Option<Result<u64, Arc<BrokerError>>>>,
     done: Condvar,
 }
 
 impl Completion {
+    fn new(topic: Arc<str>, partition: u32) -> Completion {
+        Completion { topic, partition, result: Mutex::new(None), done: Condvar::new() }
+    }
+
     pub(crate) fn complete(&self, result: Result<u64, Arc<BrokerError>>) {
         *self.result.lock() = Some(result);
         self.done.notify_all();
@@ -230,8 +240,6 @@ impl Completion {
 pub struct SendHandle {
     completion: Arc<Completion>,
     record_index: u32,
-    topic: Arc<str>,
-    partition: u32,
     timestamp_ms: i64,
     acks: Acks,
 }
@@ -253,17 +261,98 @@ impl SendHandle {
     }
 
     fn into_metadata(self, result: Result<u64, Arc<BrokerError>>) -> Result<RecordMetadata, BrokerError> {
+        let Completion { topic, partition, .. } = &*self.completion;
         match result {
             Ok(first_offset) => Ok(RecordMetadata {
-                topic: self.topic.to_string(),
-                partition: self.partition,
+                topic: topic.to_string(),
+                partition: *partition,
                 offset: (self.acks != Acks::None).then_some(first_offset + u64::from(self.record_index)),
                 timestamp_ms: self.timestamp_ms,
             }),
-            Err(source) => {
-                Err(BrokerError::SendFailed { topic: self.topic.to_string(), partition: self.partition, source })
+            Err(source) => Err(BrokerError::SendFailed { topic: topic.to_string(), partition: *partition, source }),
+        }
+    }
+}
+
+/// Where one record of a [`Producer::send_batch`] call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RecordPosition {
+    /// The partition.
+    pub partition: u32,
+    /// The record's offset; `None` with [`Acks::None`].
+    pub offset: Option<u64>,
+}
+
+/// The records one [`Producer::send_batch`] call queued: wait for their
+/// positions, or drop it (the records are still sent).
+#[derive(Debug)]
+pub struct BatchSendHandle {
+    /// The producer, so a waiting caller appends its batches itself
+    /// rather than wait for the sender thread to wake.
+    shared: Option<Arc<Shared>>,
+    /// The batches the call queued.
+    parts: Vec<Arc<Completion>>,
+    /// For each record, in the order given, the index of its part.
+    records: Vec<usize>,
+    acks: Acks,
+}
+
+impl BatchSendHandle {
+    /// Records the call queued.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the call queued no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Whether every batch of the call has been appended (or failed).
+    pub fn is_done(&self) -> bool {
+        self.parts.iter().all(|part| part.is_done())
+    }
+
+    /// Blocks until every batch of the call is appended (per `acks` and
+    /// `durability`, as [`SendHandle::wait`]) and returns each record's
+    /// partition and offset, in the order the records were given.
+    ///
+    /// # Errors
+    /// [`BrokerError::SendFailed`] with the first failed batch's error,
+    /// once every batch has finished.
+    pub fn wait(self) -> Result<Vec<RecordPosition>, BrokerError> {
+        if let Some(shared) = &self.shared {
+            if !self.is_done() {
+                drain(shared);
             }
         }
+        let results: Vec<Result<u64, Arc<BrokerError>>> = self.parts.iter().map(|part| part.wait()).collect();
+        let mut first_offsets = Vec::with_capacity(results.len());
+        for (part, result) in self.parts.iter().zip(results) {
+            match result {
+                Ok(first_offset) => first_offsets.push(first_offset),
+                Err(source) => {
+                    return Err(BrokerError::SendFailed {
+                        topic: part.topic.to_string(),
+                        partition: part.partition,
+                        source,
+                    })
+                }
+            }
+        }
+        // A part's records are consecutive in its batch, in the order given.
+        let mut next = first_offsets;
+        let with_offsets = self.acks != Acks::None;
+        Ok(self
+            .records
+            .iter()
+            .map(|&part| {
+                let offset = next[part];
+                next[part] += 1;
+                RecordPosition { partition: self.parts[part].partition, offset: with_offsets.then_some(offset) }
+            })
+            .collect())
     }
 }
 
@@ -276,11 +365,11 @@ struct PendingBatch {
 }
 
 impl PendingBatch {
-    fn new(partition: Arc<Partition>, max_message_bytes: u32) -> PendingBatch {
+    fn new(topic: &Topic, partition_id: u32, partition: &Arc<Partition>) -> PendingBatch {
         PendingBatch {
-            partition,
-            builder: BatchBuilder::with_bytes_max(max_message_bytes as usize),
-            completion: Arc::new(Completion::default()),
+            partition: Arc::clone(partition),
+            builder: BatchBuilder::with_bytes_max(topic.config.log_config().max_message_bytes as usize),
+            completion: Arc::new(Completion::new(Arc::clone(&topic.name), partition_id)),
             created: Instant::now(),
         }
     }
@@ -290,7 +379,9 @@ impl PendingBatch {
 /// partition (and per incarnation of a recreated topic), and cheap to hash.
 type PartitionKey = usize;
 
-/// Hashes a `PartitionKey` (an address) with one multiply.
+/// Hashes a `PartitionKey` (an address) with one multiply, and a topic
+/// name with FNV-1a: both cheaper than SipHash, and neither key is chosen
+/// by an adversary.
 #[derive(Default)]
 struct AddressHasher(u64);
 
@@ -314,8 +405,72 @@ impl std::hash::Hasher for AddressHasher {
 
 type AddressMap<V> = HashMap<PartitionKey, V, std::hash::BuildHasherDefault<AddressHasher>>;
 
+thread_local! {
+    /// Set while this thread runs a producer's partitioner.
+    static IN_PARTITIONER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears [`IN_PARTITIONER`] when the partitioner returns or panics.
+struct ResetInPartitioner;
+
+impl Drop for ResetInPartitioner {
+    fn drop(&mut self) {
+        IN_PARTITIONER.set(false);
+    }
+}
+
+/// A partitioner runs under its producer's lock: a send from inside one
+/// would deadlock, so it is refused.
+fn check_not_in_partitioner() -> Result<(), BrokerError> {
+    if IN_PARTITIONER.get() {
+        return Err(BrokerError::InvalidState { reason: "a partitioner may not send records" });
+    }
+    Ok(())
+}
+
+/// Topics a producer's cache holds at most; past it the cache starts over.
+const TOPIC_CACHE_MAX: usize = 1024;
+
+/// A topic and its partitions as the broker last described them.
+struct CachedTopic {
+    topic: Arc<Topic>,
+    partitions: Arc<Vec<Arc<Partition>>>,
+}
+
+/// The topics a producer sends to, looked up under the producer's lock
+/// without the broker's locks or any reference count: a send's topic
+/// lookup is a hash of its name. The whole cache is dropped when the
+/// broker's metadata version moves (a topic created, deleted or given more
+/// partitions).
+#[derive(Default)]
+struct TopicCache {
+    version: u64,
+    topics: HashMap<Box<str>, CachedTopic, std::hash::BuildHasherDefault<AddressHasher>>,
+}
+
+impl TopicCache {
+    /// `name`'s topic, from the cache when `version` (read before this
+    /// call) is the version the cache was filled under.
+    fn get(&mut self, broker: &Broker, version: u64, name: &str) -> Result<&CachedTopic, BrokerError> {
+        if version != self.version {
+            self.topics.clear();
+            self.version = version;
+        }
+        if !self.topics.contains_key(name) {
+            let topic = broker.topic(name)?;
+            let partitions = topic.partitions();
+            if self.topics.len() >= TOPIC_CACHE_MAX {
+                self.topics.clear();
+            }
+            self.topics.insert(name.into(), CachedTopic { topic, partitions });
+        }
+        Ok(&self.topics[name])
+    }
+}
+
 #[derive(Default)]
 struct Accumulator {
+    topics: TopicCache,
     open: AddressMap<PendingBatch>,
     sealed: VecDeque<PendingBatch>,
     queued_bytes: usize,
@@ -326,14 +481,6 @@ impl Accumulator {
     fn seal(&mut self, key: &PartitionKey) {
         if let Some(batch) = self.open.remove(key) {
             self.sealed.push_back(batch);
-        }
-    }
-
-    fn seal_deleted(&mut self) {
-        let deleted: Vec<PartitionKey> =
-            self.open.iter().filter(|(_, batch)| batch.partition.is_deleted()).map(|(key, _)| *key).collect();
-        for key in deleted {
-            self.seal(&key);
         }
     }
 
@@ -502,14 +649,17 @@ fn append_batches(shared: &Shared, batches: Vec<PendingBatch>) {
             continue;
         }
         let result = builder
-            .finish()
+            .build()
             .map_err(|source| BrokerError::InvalidRecord {
                 topic: partition.topic.to_string(),
                 reason: source.to_string(),
             })
-            .and_then(|bytes| {
+            .and_then(|batch| {
                 partition.check_live()?;
-                partition.log().append(&bytes).map_err(|error| BrokerError::log(&partition.topic, partition.id, error))
+                partition
+                    .log()
+                    .append_built(&batch)
+                    .map_err(|error| BrokerError::log(&partition.topic, partition.id, error))
             });
         match result {
             Ok(info) => {
@@ -659,86 +809,64 @@ impl Producer {
 
     fn enqueue(&self, record: ProducerRecord<'_>, seal: bool) -> Result<SendHandle, BrokerError> {
         self.check_open()?;
+        check_not_in_partitioner()?;
         let shared = &self.shared;
-        let topic = shared.broker.topic(record.topic)?;
-        let partitions = topic.partitions();
-        let count = partitions.len() as u32;
-        let partition_id = match record.partition {
-            Some(partition) => partition,
-            None => {
-                let headers: Vec<PartitionHeader<'_>> =
-                    record.headers.iter().map(|h| PartitionHeader { key: h.key, value: h.value }).collect();
-                let ctx = PartitionContext::new(record.topic, record.key, record.value, &headers, count);
-                shared.config.partitioner.partition(&ctx)
-            }
-        };
-        let Some(partition) = partitions.get(partition_id as usize) else {
-            return Err(BrokerError::PartitionOutOfRange {
-                topic: record.topic.to_string(),
-                partition: partition_id,
-                partitions: count,
-            });
-        };
         let timestamp_ms = record.timestamp_ms.unwrap_or_else(now_ms);
-        let max_message_bytes = topic.config.log_config().max_message_bytes;
-        let key: PartitionKey = Arc::as_ptr(partition) as usize;
-        let mut accumulator = shared.accumulator.lock();
+        // Read before the lookups it vouches for.
+        let version = shared.broker.metadata_version();
+        let mut guard = shared.accumulator.lock();
+        let accumulator = &mut *guard;
         if accumulator.closed {
             return Err(BrokerError::Closed { what: "producer" });
         }
-        let mut batch = match accumulator.open.remove(&key) {
-            Some(batch) => batch,
-            None => {
-                // Batches still open for a deleted partition (a topic
-                // deleted, perhaps created again) are sealed now, so their
-                // sends fail promptly instead of waiting out linger.ms.
-                accumulator.seal_deleted();
-                PendingBatch::new(Arc::clone(partition), max_message_bytes)
-            }
-        };
+        let CachedTopic { topic, partitions } = accumulator.topics.get(&shared.broker, version, record.topic)?;
+        // The partitioner runs under the producer's lock (see
+        // `ProducerConfig::partitioner`).
+        let (partition_id, partition) = self.choose_partition(&record, partitions)?;
+        let max_message_bytes = topic.config.log_config().max_message_bytes;
+        let key: PartitionKey = Arc::as_ptr(partition) as usize;
+        if !accumulator.open.contains_key(&key) {
+            // Batches still open for a deleted partition (a topic deleted,
+            // perhaps created again) are sealed now, so their sends fail
+            // promptly instead of waiting out linger.ms.
+            seal_deleted(&mut accumulator.open, &mut accumulator.sealed);
+            accumulator.open.insert(key, PendingBatch::new(topic, partition_id, partition));
+        }
+        let batch = accumulator.open.get_mut(&key).expect("the partition's open batch was inserted above");
         // Queued bytes count whole batches, header included, as `drain`
         // subtracts them.
         let mut before = if batch.builder.is_empty() { 0 } else { batch.builder.size_bytes() };
-        let pushed = batch.builder.push(timestamp_ms, record.key, record.value, &record.headers);
-        match pushed {
-            Ok(()) => {}
+        let pushed = match batch.builder.push(timestamp_ms, record.key, record.value, &record.headers) {
             Err(BatchError::TooLarge { .. }) if !batch.builder.is_empty() => {
                 // The open batch is full for this record: seal it, start
                 // another.
-                accumulator.sealed.push_back(batch);
-                batch = PendingBatch::new(Arc::clone(partition), max_message_bytes);
+                let full = std::mem::replace(batch, PendingBatch::new(topic, partition_id, partition));
+                accumulator.sealed.push_back(full);
                 before = 0;
-                batch
-                    .builder
-                    .push(timestamp_ms, record.key, record.value, &record.headers)
-                    .map_err(|error| too_large(record.topic, &error, max_message_bytes))?;
+                batch.builder.push(timestamp_ms, record.key, record.value, &record.headers)
             }
-            Err(error) => {
-                let empty = batch.builder.is_empty();
-                if !empty {
-                    accumulator.open.insert(key, batch);
-                }
-                return Err(too_large(record.topic, &error, max_message_bytes));
+            pushed => pushed,
+        };
+        if let Err(error) = pushed {
+            if batch.builder.is_empty() {
+                accumulator.open.remove(&key);
             }
+            return Err(too_large(record.topic, &error, max_message_bytes));
         }
         accumulator.queued_bytes += batch.builder.size_bytes() - before;
         let handle = SendHandle {
             completion: Arc::clone(&batch.completion),
             record_index: batch.builder.record_count() - 1,
-            topic: Arc::clone(&topic.name),
-            partition: partition_id,
             timestamp_ms,
             acks: shared.config.acks,
         };
         let full = batch.builder.size_bytes() >= shared.config.batch_size;
         let first = batch.builder.record_count() == 1;
         if seal || full {
-            accumulator.sealed.push_back(batch);
-        } else {
-            accumulator.open.insert(key, batch);
+            accumulator.seal(&key);
         }
         let over_budget = accumulator.queued_bytes > shared.config.buffer_memory;
-        drop(accumulator);
+        drop(guard);
         if over_budget {
             // Back-pressure: append in this thread rather than queue more.
             drain(shared);
@@ -748,6 +876,218 @@ impl Producer {
             shared.sender_wake.notify_one();
         }
         Ok(handle)
+    }
+
+    /// The record's partition: its own, else the partitioner's choice,
+    /// checked against the topic's partitions.
+    fn choose_partition<'p>(
+        &self,
+        record: &ProducerRecord<'_>,
+        partitions: &'p [Arc<Partition>],
+    ) -> Result<(u32, &'p Arc<Partition>), BrokerError> {
+        let count = partitions.len() as u32;
+        let partition_id = match record.partition {
+            Some(partition) => partition,
+            None => {
+                let headers: Vec<PartitionHeader<'_>> =
+                    record.headers.iter().map(|h| PartitionHeader { key: h.key, value: h.value }).collect();
+                let ctx = PartitionContext::new(record.topic, record.key, record.value, &headers, count);
+                IN_PARTITIONER.set(true);
+                let _reset = ResetInPartitioner;
+                self.shared.config.partitioner.partition(&ctx)
+            }
+        };
+        match partitions.get(partition_id as usize) {
+            Some(partition) => Ok((partition_id, partition)),
+            None => Err(BrokerError::PartitionOutOfRange {
+                topic: record.topic.to_string(),
+                partition: partition_id,
+                partitions: count,
+            }),
+        }
+    }
+
+    /// Sends many records in one call, the throughput path for a caller
+    /// that has them at hand: the topic is looked up once per run of
+    /// records to the same topic, the clock is read once (records without
+    /// a timestamp get the call's), and the producer's queue is locked
+    /// once. Each partition's share of the call is encoded into batches of
+    /// its own (up to `batch.size`), queued after anything queued earlier
+    /// for that partition, so per-partition order is kept; the records of
+    /// one partition are appended together when they fit one batch.
+    ///
+    /// All or nothing: if any record is refused (an unknown topic, a
+    /// partition out of range, a record too large), none of the call's
+    /// records is queued. Returns a handle to wait on; the sender thread
+    /// appends meanwhile, so a caller can encode its next call while the
+    /// last one is written.
+    ///
+    /// # Errors
+    /// As [`Producer::send_async`], for the first record refused.
+    ///
+    /// # Examples
+    /// ```
+    /// use ghyll_broker::{Broker, NewTopic, ProducerRecord};
+    /// let dir = tempfile::tempdir()?;
+    /// let broker = Broker::open(dir.path())?;
+    /// broker.create_topic(NewTopic::new("metrics", 2))?;
+    /// let producer = broker.producer(Default::default())?;
+    /// let lines = ["cpu 0.5", "mem 0.7", "disk 0.1"];
+    /// let sent = producer.send_batch(lines.iter().map(|line| ProducerRecord::new("metrics", line.as_bytes())))?;
+    /// let positions = sent.wait()?;
+    /// assert_eq!(positions.len(), 3);
+    /// assert_eq!(positions[0].offset, Some(0));
+    /// # broker.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_batch<'a, I>(&self, records: I) -> Result<BatchSendHandle, BrokerError>
+    where
+        I: IntoIterator<Item = ProducerRecord<'a>>,
+    {
+        self.check_open()?;
+        check_not_in_partitioner()?;
+        let shared = &self.shared;
+        let records = records.into_iter();
+        let now = now_ms();
+        let mut staged = Staged::new(shared.config.batch_size, records.size_hint().0);
+        // The topic of the last record: a run of records to one topic looks
+        // it up once.
+        let mut current: Option<CachedTopic> = None;
+        for record in records {
+            let CachedTopic { topic, partitions } = match current.take() {
+                Some(entry) if *entry.topic.name == *record.topic => current.insert(entry),
+                _ => {
+                    let topic = shared.broker.topic(record.topic)?;
+                    let partitions = topic.partitions();
+                    current.insert(CachedTopic { topic, partitions })
+                }
+            };
+            let (partition_id, partition) = self.choose_partition(&record, partitions)?;
+            let timestamp_ms = record.timestamp_ms.unwrap_or(now);
+            staged.push(topic, partitions.len(), partition_id, partition, timestamp_ms, &record)?;
+        }
+        let acks = shared.config.acks;
+        if staged.parts.is_empty() {
+            return Ok(BatchSendHandle { shared: None, parts: Vec::new(), records: staged.records, acks });
+        }
+        let mut accumulator = shared.accumulator.lock();
+        if accumulator.closed {
+            return Err(BrokerError::Closed { what: "producer" });
+        }
+        // Whatever send_async left open for these partitions goes first.
+        for part in &staged.parts {
+            accumulator.seal(&part.key);
+        }
+        let mut parts = Vec::with_capacity(staged.parts.len());
+        for StagedPart { batch, .. } in staged.parts {
+            accumulator.queued_bytes += batch.builder.size_bytes();
+            parts.push(Arc::clone(&batch.completion));
+            accumulator.sealed.push_back(batch);
+        }
+        let over_budget = accumulator.queued_bytes > shared.config.buffer_memory;
+        drop(accumulator);
+        if over_budget {
+            drain(shared);
+        } else {
+            shared.sender_wake.notify_one();
+        }
+        Ok(BatchSendHandle { shared: Some(Arc::clone(&self.shared)), parts, records: staged.records, acks })
+    }
+}
+
+/// One batch of a [`Producer::send_batch`] call, being encoded.
+struct StagedPart {
+    key: PartitionKey,
+    batch: PendingBatch,
+}
+
+/// A [`Producer::send_batch`] call's records, encoded per partition before
+/// any is queued.
+struct Staged {
+    parts: Vec<StagedPart>,
+    /// Per topic of the call (by the address of its `Topic`), the part
+    /// still being filled for each partition id, if any: a direct index
+    /// per record instead of a hash lookup.
+    open: Vec<(usize, Vec<Option<usize>>)>,
+    /// Index into `open` of the topic of the last record.
+    current: usize,
+    records: Vec<usize>,
+    batch_size: usize,
+}
+
+impl Staged {
+    fn new(batch_size: usize, records: usize) -> Staged {
+        Staged { parts: Vec::new(), open: Vec::new(), current: 0, records: Vec::with_capacity(records), batch_size }
+    }
+
+    fn push(
+        &mut self,
+        topic: &Topic,
+        partitions: usize,
+        partition_id: u32,
+        partition: &Arc<Partition>,
+        timestamp_ms: i64,
+        record: &ProducerRecord<'_>,
+    ) -> Result<(), BrokerError> {
+        let topic_key = std::ptr::from_ref(topic) as usize;
+        if self.open.get(self.current).is_none_or(|(key, _)| *key != topic_key) {
+            self.current = match self.open.iter().position(|(key, _)| *key == topic_key) {
+                Some(index) => index,
+                None => {
+                    self.open.push((topic_key, vec![None; partitions]));
+                    self.open.len() - 1
+                }
+            };
+        }
+        let slot = partition_id as usize;
+        let max_message_bytes = topic.config.log_config().max_message_bytes;
+        let index = match self.open[self.current].1[slot] {
+            Some(index) => index,
+            None => self.open_part(topic, partition_id, partition),
+        };
+        let builder = &mut self.parts[index].batch.builder;
+        let index = match builder.push(timestamp_ms, record.key, record.value, &record.headers) {
+            Ok(()) => index,
+            Err(BatchError::TooLarge { .. }) if !builder.is_empty() => {
+                // This partition's part is full for the record: start another.
+                let index = self.open_part(topic, partition_id, partition);
+                self.parts[index]
+                    .batch
+                    .builder
+                    .push(timestamp_ms, record.key, record.value, &record.headers)
+                    .map_err(|error| too_large(record.topic, &error, max_message_bytes))?;
+                index
+            }
+            Err(error) => return Err(too_large(record.topic, &error, max_message_bytes)),
+        };
+        self.records.push(index);
+        if self.parts[index].batch.builder.size_bytes() >= self.batch_size {
+            self.open[self.current].1[slot] = None;
+        }
+        Ok(())
+    }
+
+    /// Starts a part for the partition; the caller has made `current` its
+    /// topic's.
+    fn open_part(&mut self, topic: &Topic, partition_id: u32, partition: &Arc<Partition>) -> usize {
+        let mut batch = PendingBatch::new(topic, partition_id, partition);
+        batch.builder.reserve(self.batch_size);
+        let key: PartitionKey = Arc::as_ptr(partition) as usize;
+        self.parts.push(StagedPart { key, batch });
+        let index = self.parts.len() - 1;
+        self.open[self.current].1[partition_id as usize] = Some(index);
+        index
+    }
+}
+
+/// Seals every open batch of a deleted partition.
+fn seal_deleted(open: &mut AddressMap<PendingBatch>, sealed: &mut VecDeque<PendingBatch>) {
+    let deleted: Vec<PartitionKey> =
+        open.iter().filter(|(_, batch)| batch.partition.is_deleted()).map(|(key, _)| *key).collect();
+    for key in deleted {
+        if let Some(batch) = open.remove(&key) {
+            sealed.push_back(batch);
+        }
     }
 }
 

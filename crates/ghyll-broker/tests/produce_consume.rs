@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{consume, earliest, owned, read_all, values, Owned};
@@ -764,4 +765,176 @@ fn a_null_header_value_round_trips() {
     let record = records.iter().next().unwrap().unwrap();
     let headers: Vec<_> = record.headers.map(|h| h.unwrap()).map(|h| (h.key, h.value)).collect();
     assert_eq!(headers, [("absent", None), ("present", Some(&b"x"[..]))]);
+}
+
+/// `send_batch` keeps the order given per partition, after what
+/// `send_async` left open, reports every record's position in the order
+/// given, splits a partition's share at `batch.size`, and mixes topics,
+/// keys, explicit partitions and timestamps.
+#[test]
+fn send_batch_reports_positions_in_order_and_keeps_partition_order() {
+    let (_dir, broker) = broker_with("t", 3);
+    broker.create_topic(NewTopic::new("u", 1)).unwrap();
+    let mut config = ProducerConfig::default();
+    config.linger = Duration::from_secs(3600);
+    config.batch_size = 1024;
+    let producer = broker.producer(config).unwrap();
+    let early = producer.send_async(ProducerRecord::new("t", b"early").partition(1)).unwrap();
+    let sent_values: Vec<String> = (0..60).map(|i| format!("{i:0>80}")).collect();
+    let records = sent_values.iter().enumerate().map(|(i, value)| match i % 4 {
+        0 => ProducerRecord::new("t", value.as_bytes()).partition(1),
+        1 => ProducerRecord::new("u", value.as_bytes()).timestamp(1_000 + i as i64),
+        2 => ProducerRecord::new("t", value.as_bytes()).key(b"same-key"),
+        _ => ProducerRecord::new("t", value.as_bytes()),
+    });
+    let sent = producer.send_batch(records).unwrap();
+    assert_eq!(sent.len(), 60);
+    let positions = sent.wait().unwrap();
+    assert!(early.is_done(), "the open batch of partition 1 went first");
+    assert_eq!(early.wait().unwrap().offset, Some(0));
+
+    // Each record is where its position says, with its own value.
+    let mut next: BTreeMap<(&str, u32), u64> = BTreeMap::new();
+    next.insert(("t", 1), 1);
+    let mut expected: BTreeMap<(&str, u32), Vec<String>> = BTreeMap::new();
+    expected.insert(("t", 1), vec!["early".into()]);
+    for (i, position) in positions.iter().enumerate() {
+        let topic = if i % 4 == 1 { "u" } else { "t" };
+        let offset = next.entry((topic, position.partition)).or_insert(0);
+        assert_eq!(position.offset, Some(*offset), "record {i} in order within its partition");
+        *offset += 1;
+        expected.entry((topic, position.partition)).or_default().push(sent_values[i].clone());
+        if i % 4 == 0 {
+            assert_eq!(position.partition, 1);
+        }
+    }
+    let keyed: Vec<u32> = positions.iter().skip(2).step_by(4).map(|position| position.partition).collect();
+    assert!(keyed.windows(2).all(|pair| pair[0] == pair[1]), "one key, one partition: {keyed:?}");
+    for (&(topic, partition), values_there) in &expected {
+        let read = read_all(&broker, &[(topic, partition)]);
+        assert_eq!(&values(&read), values_there, "{topic}-{partition}");
+        if topic == "u" {
+            let stamps: Vec<i64> = read.iter().map(|record| record.timestamp_ms).collect();
+            let given: Vec<i64> = (0..15).map(|k| 1_000 + 4 * k + 1).collect();
+            assert_eq!(stamps, given);
+        }
+    }
+    // 15 records of 80 bytes to partition 1 of t fill more than one
+    // 1 KiB batch.
+    let description = broker.describe_topic("t").unwrap();
+    assert_eq!(description.partitions[1].log_end_offset, next[&("t", 1)]);
+    producer.close().unwrap();
+    broker.close().unwrap();
+}
+
+/// A refused record fails the whole call and queues none of it; an empty
+/// call is fine; `acks=0` reports no offsets; a closed producer refuses.
+#[test]
+fn send_batch_is_all_or_nothing_and_refuses_bad_input() {
+    let (_dir, broker) = broker_with("t", 2);
+    let producer = broker.producer(Default::default()).unwrap();
+    let big = vec![0u8; 2 * 1024 * 1024];
+    let cases: Vec<(Vec<ProducerRecord<'_>>, &str)> = vec![
+        (vec![ProducerRecord::new("t", b"a"), ProducerRecord::new("nope", b"b")], "unknown topic"),
+        (vec![ProducerRecord::new("t", b"a"), ProducerRecord::new("t", b"b").partition(2)], "partition out of range"),
+        (vec![ProducerRecord::new("t", b"a"), ProducerRecord::new("t", &big)], "too large"),
+    ];
+    for (records, what) in cases {
+        let error = producer.send_batch(records).unwrap_err();
+        match (what, &error) {
+            ("unknown topic", BrokerError::UnknownTopic { topic }) => assert_eq!(topic, "nope"),
+            ("partition out of range", BrokerError::PartitionOutOfRange { partition: 2, partitions: 2, .. }) => {}
+            ("too large", BrokerError::RecordTooLarge { .. }) => {}
+            _ => panic!("{what}: unexpected {error:?}"),
+        }
+    }
+    producer.flush().unwrap();
+    let description = broker.describe_topic("t").unwrap();
+    assert!(description.partitions.iter().all(|p| p.log_end_offset == 0), "nothing of a refused call was sent");
+
+    let empty = producer.send_batch(std::iter::empty()).unwrap();
+    assert!(empty.is_empty() && empty.is_done());
+    assert_eq!(empty.wait().unwrap(), vec![]);
+
+    let mut config = ProducerConfig::default();
+    config.acks = Acks::None;
+    let fire_and_forget = broker.producer(config).unwrap();
+    let positions = fire_and_forget.send_batch([ProducerRecord::new("t", b"x").partition(0)]).unwrap().wait().unwrap();
+    assert_eq!((positions[0].partition, positions[0].offset), (0, None));
+    fire_and_forget.close().unwrap();
+
+    producer.close().unwrap();
+    assert!(matches!(producer.send_batch([ProducerRecord::new("t", b"late")]), Err(BrokerError::Closed { .. })));
+    assert_eq!(values(&read_all(&broker, &[("t", 0)])), ["x"]);
+    broker.close().unwrap();
+}
+
+/// A producer caches the topics it sends to: one that lives across added
+/// partitions, a deleted topic and a topic created again sees each change
+/// at its next send, through `send`, `send_async` and `send_batch`.
+#[test]
+fn a_long_lived_producer_sees_added_partitions_and_deleted_topics() {
+    let (_dir, broker) = broker_with("t", 1);
+    let producer = broker.producer(Default::default()).unwrap();
+    producer.send(ProducerRecord::new("t", b"before")).unwrap();
+    let refused = producer.send(ProducerRecord::new("t", b"x").partition(2));
+    assert!(matches!(refused, Err(BrokerError::PartitionOutOfRange { partitions: 1, .. })), "{refused:?}");
+
+    broker.add_partitions("t", 3).unwrap();
+    assert_eq!(producer.send(ProducerRecord::new("t", b"grown").partition(2)).unwrap().offset, Some(0));
+    let spread: Vec<u32> = (0..3)
+        .map(|_| producer.send_async(ProducerRecord::new("t", b"rr")).unwrap().wait().unwrap().partition)
+        .collect();
+    let mut sorted = spread.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [0, 1, 2], "round-robin over the three partitions: {spread:?}");
+
+    broker.delete_topic("t").unwrap();
+    for result in [
+        producer.send(ProducerRecord::new("t", b"gone")).map(drop),
+        producer.send_async(ProducerRecord::new("t", b"gone")).map(drop),
+        producer.send_batch([ProducerRecord::new("t", b"gone")]).map(drop),
+    ] {
+        assert!(matches!(&result, Err(BrokerError::UnknownTopic { topic }) if topic == "t"), "{result:?}");
+    }
+    broker.create_topic(NewTopic::new("t", 1)).unwrap();
+    assert_eq!(producer.send(ProducerRecord::new("t", b"again")).unwrap().offset, Some(0));
+    producer.close().unwrap();
+    assert_eq!(values(&read_all(&broker, &[("t", 0)])), ["again"]);
+    broker.close().unwrap();
+}
+
+/// A partitioner runs under the producer's lock; one that sends from
+/// inside gets a named error instead of a deadlock, and the producer keeps
+/// working.
+#[test]
+fn a_partitioner_that_sends_is_refused_instead_of_deadlocking() {
+    #[derive(Debug)]
+    struct Sending(std::sync::OnceLock<ghyll_broker::Producer>, std::sync::Mutex<Vec<String>>);
+    impl Partitioner for Sending {
+        fn partition(&self, _ctx: &PartitionContext<'_>) -> u32 {
+            if let Some(producer) = self.0.get() {
+                let inner = producer.send(ProducerRecord::new("t", b"inner")).map(drop);
+                self.1.lock().unwrap().push(format!("{inner:?}"));
+            }
+            0
+        }
+    }
+    let (_dir, broker) = broker_with("t", 1);
+    let partitioner = Arc::new(Sending(std::sync::OnceLock::new(), std::sync::Mutex::new(Vec::new())));
+    let mut config = ProducerConfig::default();
+    config.partitioner = Arc::clone(&partitioner) as Arc<dyn Partitioner>;
+    let producer = broker.producer(config).unwrap();
+    partitioner.0.set(producer.clone()).unwrap();
+    producer.send(ProducerRecord::new("t", b"outer")).unwrap();
+    producer.send_async(ProducerRecord::new("t", b"outer-async")).unwrap();
+    producer.send_batch([ProducerRecord::new("t", b"outer-batch")]).unwrap().wait().unwrap();
+    let inner = partitioner.1.lock().unwrap().clone();
+    assert_eq!(inner.len(), 3);
+    assert!(inner.iter().all(|result| result.contains("InvalidState")), "{inner:?}");
+    // The partitioner holds a clone of the producer (a cycle this test
+    // leaks); close stops its sender thread.
+    producer.close().unwrap();
+    assert_eq!(values(&read_all(&broker, &[("t", 0)])), ["outer", "outer-async", "outer-batch"]);
+    broker.close().unwrap();
 }

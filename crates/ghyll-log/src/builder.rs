@@ -39,6 +39,8 @@ pub struct BatchBuilder {
     max_timestamp: i64,
     timestamp_type: TimestampType,
     bytes_max: usize,
+    /// Index of the first record pushed without a key.
+    first_keyless: Option<u32>,
 }
 
 impl Default for BatchBuilder {
@@ -73,6 +75,7 @@ impl BatchBuilder {
             max_timestamp: i64::MIN,
             timestamp_type: TimestampType::CreateTime,
             bytes_max,
+            first_keyless: None,
         }
     }
 
@@ -80,6 +83,12 @@ impl BatchBuilder {
     /// (the default).
     pub fn set_timestamp_type(&mut self, timestamp_type: TimestampType) {
         self.timestamp_type = timestamp_type;
+    }
+
+    /// Reserves room for `additional` more bytes of records, so a caller
+    /// that knows how full it will fill the batch grows it once.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional.min(self.bytes_max.saturating_sub(self.buf.len())));
     }
 
     /// Records pushed so far.
@@ -182,9 +191,25 @@ impl BatchBuilder {
         if self.count == 0 {
             self.base_timestamp = timestamp_ms;
         }
+        if key.is_none() && self.first_keyless.is_none() {
+            self.first_keyless = Some(self.count);
+        }
         self.max_timestamp = self.max_timestamp.max(timestamp_ms);
         self.count += 1;
         Ok(())
+    }
+
+    /// As [`BatchBuilder::finish`], keeping the proof that the bytes came
+    /// from a builder: [`Log::append_built`](crate::Log::append_built)
+    /// appends them without walking the records and recomputing the CRC
+    /// again.
+    ///
+    /// # Errors
+    /// As [`BatchBuilder::finish`].
+    pub fn build(self) -> Result<BuiltBatch, BatchError> {
+        let first_keyless = self.first_keyless;
+        let bytes = self.finish()?;
+        Ok(BuiltBatch { bytes, first_keyless })
     }
 
     /// Writes the header and CRC and returns the batch's bytes.
@@ -216,6 +241,33 @@ impl BatchBuilder {
         let crc = crc32c::crc32c(&self.buf[ATTRIBUTES_AT..]);
         self.buf[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
         Ok(self.buf)
+    }
+}
+
+/// A finished batch that [`BatchBuilder::build`] made: well-formed, dense
+/// and with a correct CRC by construction (the builder enforced every
+/// limit as records were pushed), so an append need not check it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltBatch {
+    bytes: Vec<u8>,
+    first_keyless: Option<u32>,
+}
+
+impl BuiltBatch {
+    /// The batch's bytes (base offset 0).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The batch's bytes, owned.
+    pub fn into_vec(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Index of the first record without a key, which a compacted log
+    /// refuses.
+    pub(crate) fn first_keyless(&self) -> Option<u32> {
+        self.first_keyless
     }
 }
 

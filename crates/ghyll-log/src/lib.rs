@@ -64,7 +64,7 @@ pub use batch::{
     Batch, BatchHeader, Batches, Header, Headers, Record, Records, TimestampType, BATCH_HEADER_BYTES,
     BATCH_LENGTH_PREFIX_BYTES, MAGIC_V2,
 };
-pub use builder::{BatchBuilder, BATCH_BYTES_MAX_DEFAULT, BATCH_RECORDS_MAX};
+pub use builder::{BatchBuilder, BuiltBatch, BATCH_BYTES_MAX_DEFAULT, BATCH_RECORDS_MAX};
 pub use config::{CleanupPolicy, LogConfig};
 pub use error::{BatchError, Compression, LogError};
 pub use log::{AppendInfo, CleanReport, Log, ReadBatches, RecoveryReport, RetentionReport, TimestampOffset};

@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 
 use crate::batch::{Batch, Batches};
+use crate::builder::BuiltBatch;
 use crate::checkpoint::{sync_dir, Checkpoint, CheckpointRead, CHECKPOINT_TEMP_FILE};
 use crate::config::LogConfig;
 use crate::error::{BatchError, LogError};
@@ -144,6 +145,15 @@ enum Placement {
     Assign { leader_epoch: Option<i32> },
     /// At its own offsets (a follower copying the leader).
     Keep,
+}
+
+/// How much of an appended batch is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Bounds, CRC and (per placement) records.
+    Verify,
+    /// A [`BuiltBatch`]: the builder made it well-formed.
+    Built,
 }
 
 /// One partition's log: Kafka-format segments in a directory.
@@ -357,7 +367,20 @@ impl Log {
     /// null key (compressed batches cannot be looked into and are taken as
     /// they are), [`LogError::Failed`] / [`LogError::Closed`].
     pub fn append(&self, batch: &[u8]) -> Result<AppendInfo, LogError> {
-        self.append_placed(batch, Placement::Assign { leader_epoch: None })
+        self.append_placed(batch, Placement::Assign { leader_epoch: None }, Check::Verify)
+    }
+
+    /// As [`Log::append`] for a batch a [`BatchBuilder`](crate::BatchBuilder)
+    /// built: its CRC and records are known good, so they are not checked
+    /// again (a compacted log still refuses a record without a key).
+    ///
+    /// # Errors
+    /// As [`Log::append`].
+    pub fn append_built(&self, batch: &BuiltBatch) -> Result<AppendInfo, LogError> {
+        if let (true, Some(record_index)) = (self.config.cleanup_policy.compacts(), batch.first_keyless()) {
+            return Err(LogError::KeylessRecordInCompactedLog { record_index });
+        }
+        self.append_placed(batch.as_bytes(), Placement::Assign { leader_epoch: None }, Check::Built)
     }
 
     /// As [`Log::append`], as the partition's leader in `leader_epoch`:
@@ -368,7 +391,7 @@ impl Log {
     /// # Errors
     /// As [`Log::append`].
     pub fn append_as_leader(&self, batch: &[u8], leader_epoch: i32) -> Result<AppendInfo, LogError> {
-        self.append_placed(batch, Placement::Assign { leader_epoch: Some(leader_epoch) })
+        self.append_placed(batch, Placement::Assign { leader_epoch: Some(leader_epoch) }, Check::Verify)
     }
 
     /// Appends a batch copied from the leader's log, as a follower: its
@@ -383,10 +406,10 @@ impl Log {
     /// checked; its records are not walked again (the leader did, when it
     /// took the batch).
     pub fn append_as_follower(&self, batch: &[u8]) -> Result<AppendInfo, LogError> {
-        self.append_placed(batch, Placement::Keep)
+        self.append_placed(batch, Placement::Keep, Check::Verify)
     }
 
-    fn append_placed(&self, batch: &[u8], placement: Placement) -> Result<AppendInfo, LogError> {
+    fn append_placed(&self, batch: &[u8], placement: Placement, check: Check) -> Result<AppendInfo, LogError> {
         self.check_usable()?;
         if batch.len() > self.config.max_message_bytes as usize {
             return Err(LogError::BatchTooLarge {
@@ -394,7 +417,11 @@ impl Log {
                 max_message_bytes: self.config.max_message_bytes,
             });
         }
-        let batch = if placement == Placement::Keep {
+        let batch = if check == Check::Built {
+            // Made by BatchBuilder::build: nothing to find, nothing to
+            // recompute; the header parse bounds the slice.
+            Batch::new_crc_checked(batch).map_err(|source| LogError::InvalidBatch { source })?
+        } else if placement == Placement::Keep {
             // A leader's batch: the leader checked every record when it
             // took the batch, and the CRC (checked on the leader's read and
             // again here) vouches these are the same bytes.

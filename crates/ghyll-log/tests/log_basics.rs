@@ -506,3 +506,41 @@ fn reset_to_empties_the_log_and_restarts_it_at_a_later_offset() {
     assert_eq!((reopened.log_start_offset(), reopened.log_end_offset()), (100, 103));
     assert_eq!(read_all(&reopened, 100), read_all(&leader, 100));
 }
+
+/// A batch the builder built appends without being checked again, lands
+/// exactly as `append` would put it, and a compacted log still refuses one
+/// with a keyless record.
+#[test]
+fn built_batches_append_like_checked_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let checked = Log::open(dir.path().join("checked-0"), LogConfig::default()).unwrap();
+    let built = Log::open(dir.path().join("built-0"), LogConfig::default()).unwrap();
+    for round in 0..3 {
+        let mut builder = BatchBuilder::new();
+        for i in 0..=round {
+            builder.push(1_000 + i, Some(b"k".as_slice()), Some(format!("v{round}-{i}").as_bytes()), &[]).unwrap();
+        }
+        let batch = builder.build().unwrap();
+        let a = checked.append(batch.as_bytes()).unwrap();
+        let b = built.append_built(&batch).unwrap();
+        assert_eq!(a, b);
+    }
+    assert_eq!(read_all(&checked, 0), read_all(&built, 0));
+    checked.flush().unwrap();
+    built.flush().unwrap();
+    let segment = "00000000000000000000.log";
+    assert_eq!(
+        std::fs::read(dir.path().join("checked-0").join(segment)).unwrap(),
+        std::fs::read(dir.path().join("built-0").join(segment)).unwrap()
+    );
+
+    let mut config = LogConfig::default();
+    config.cleanup_policy = ghyll_log::CleanupPolicy::Compact;
+    let compacted = Log::open(dir.path().join("compacted-0"), config).unwrap();
+    let mut builder = BatchBuilder::new();
+    builder.push(1, Some(b"k".as_slice()), Some(b"v".as_slice()), &[]).unwrap();
+    builder.push(2, None, Some(b"keyless".as_slice()), &[]).unwrap();
+    let error = compacted.append_built(&builder.build().unwrap()).unwrap_err();
+    assert!(matches!(error, LogError::KeylessRecordInCompactedLog { record_index: 1 }), "{error:?}");
+    assert_eq!(compacted.log_end_offset(), 0);
+}

@@ -21,7 +21,7 @@ use crate::payload::{now_ms, ValuePool};
 use crate::report::JsonLine;
 use crate::workloads::partitioned::{self, Comparison, Ratio};
 use crate::workloads::systems::commitlog::CommitlogPartitions;
-use crate::workloads::systems::ghyll::GhyllSystem;
+use crate::workloads::systems::ghyll::{Await, GhyllSystem};
 use crate::workloads::systems::kafko::{values_as_bytes, KafkoRuntime, KafkoSystem};
 use crate::workloads::systems::system_dir;
 
@@ -37,8 +37,8 @@ pub(crate) struct ProduceArgs {
     /// Partition counts of the topic, comma-separated; each is measured.
     #[arg(long, value_delimiter = ',', default_value = "1,8", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) partitions: Vec<u32>,
-    /// Records per kafko `send_batch` call (kafko's own natural-batching
-    /// limit, `LogConfig::batch_max_records`, is 1024).
+    /// Records per `send_batch` call, for kafko and ghyll alike (kafko's
+    /// own natural-batching limit, `LogConfig::batch_max_records`, is 1024).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) kafko_batch: u32,
     /// The tokio runtime kafko runs on.
@@ -61,6 +61,8 @@ pub(crate) struct ProduceArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operation {
     GhyllSendAsync,
+    GhyllSendBatch,
+    GhyllSendBatchWait,
     GhyllSend,
     CommitlogAppendMsg,
     KafkoSendBatch,
@@ -68,8 +70,10 @@ enum Operation {
 }
 
 impl Operation {
-    const ALL: [Operation; 5] = [
+    const ALL: [Operation; 7] = [
         Operation::GhyllSendAsync,
+        Operation::GhyllSendBatch,
+        Operation::GhyllSendBatchWait,
         Operation::GhyllSend,
         Operation::CommitlogAppendMsg,
         Operation::KafkoSendBatch,
@@ -80,7 +84,10 @@ impl Operation {
 impl partitioned::Operation for Operation {
     fn system(self) -> &'static str {
         match self {
-            Operation::GhyllSendAsync | Operation::GhyllSend => "ghyll-broker",
+            Operation::GhyllSendAsync
+            | Operation::GhyllSendBatch
+            | Operation::GhyllSendBatchWait
+            | Operation::GhyllSend => "ghyll-broker",
             Operation::CommitlogAppendMsg => "commitlog 0.2",
             Operation::KafkoSendBatch | Operation::KafkoSend => "kafko 0.3",
         }
@@ -89,6 +96,8 @@ impl partitioned::Operation for Operation {
     fn description(self) -> &'static str {
         match self {
             Operation::GhyllSendAsync => "send_async per record + flush()",
+            Operation::GhyllSendBatch => "send_batch (--kafko-batch records per call) + flush()",
+            Operation::GhyllSendBatchWait => "send_batch, waiting for each call",
             Operation::GhyllSend => "send per record (waits for the append)",
             Operation::CommitlogAppendMsg => "append_msg per record, log i % P",
             Operation::KafkoSendBatch => "send_batch (--kafko-batch records per call)",
@@ -99,6 +108,8 @@ impl partitioned::Operation for Operation {
     fn json_stem(self) -> &'static str {
         match self {
             Operation::GhyllSendAsync => "ghyll_send_async",
+            Operation::GhyllSendBatch => "ghyll_send_batch",
+            Operation::GhyllSendBatchWait => "ghyll_send_batch_wait",
             Operation::GhyllSend => "ghyll_send",
             Operation::CommitlogAppendMsg => "commitlog_append_msg",
             Operation::KafkoSendBatch => "kafko_send_batch",
@@ -107,7 +118,19 @@ impl partitioned::Operation for Operation {
     }
 }
 
-const RATIOS: [Ratio<Operation>; 4] = [
+const RATIOS: [Ratio<Operation>; 6] = [
+    Ratio {
+        label: "ghyll send_batch / kafko send_batch",
+        json_stem: "ratio_send_batch_vs_kafko_batch",
+        numerator: Operation::GhyllSendBatch,
+        denominator: Operation::KafkoSendBatch,
+    },
+    Ratio {
+        label: "ghyll send_batch waited / kafko send_batch",
+        json_stem: "ratio_send_batch_wait_vs_kafko_batch",
+        numerator: Operation::GhyllSendBatchWait,
+        denominator: Operation::KafkoSendBatch,
+    },
     Ratio {
         label: "ghyll send_async / kafko send_batch",
         json_stem: "ratio_send_async_vs_kafko_batch",
@@ -176,6 +199,14 @@ fn run_once(args: &ProduceArgs, base_dir: &Path, pool: &ValuePool) -> Result<Run
             let dir = system_dir(base_dir, "ghyll-send-async")?;
             let ghyll = GhyllSystem::open(dir.path(), partitions)?;
             result.push(partitions, Operation::GhyllSendAsync, ghyll.send_async_all(pool)?);
+            ghyll.close()?;
+        }
+        for (operation, wait) in
+            [(Operation::GhyllSendBatch, Await::End), (Operation::GhyllSendBatchWait, Await::EachCall)]
+        {
+            let dir = system_dir(base_dir, "ghyll-send-batch")?;
+            let ghyll = GhyllSystem::open(dir.path(), partitions)?;
+            result.push(partitions, operation, ghyll.send_batches(pool, args.kafko_batch, wait)?);
             ghyll.close()?;
         }
         {
@@ -248,7 +279,10 @@ fn notes(args: &ProduceArgs) -> String {
          broker.producer(ProducerConfig::default()) (acks=1, Durability::Buffered, batch.size = {batch_size}, \
          linger.ms = {linger_ms}, default partitioner: keyless records round-robin). 'send_async' calls \
          send_async for every record, dropping the handles, then flush(), which returns once every batch is \
-         appended; its sender thread appends sealed batches meanwhile. 'send' waits for each record's append.\n\
+         appended; its sender thread appends sealed batches meanwhile. 'send_batch' passes {batch} records per \
+         call (an iterator of ProducerRecords borrowing the same values kafko gets) and either drops the handle \
+         and flush()es once at the end, so the sender thread appends one call while the next is encoded, or \
+         waits for each call (kafko's awaited send_batch). 'send' waits for each record's append.\n\
          - commitlog 0.2 has no partitions: P partitions are P logs (LogOptions defaults except a 1 GiB \
          segment), record i goes to log i % P, one append_msg call per record (it frames the message inside \
          the call).\n\

@@ -11,6 +11,15 @@ use super::TOPIC;
 use crate::error::{BenchError, Context};
 use crate::payload::ValuePool;
 
+/// Whether a batched send waits for each call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::workloads) enum Await {
+    /// Wait for each call's records before the next call.
+    EachCall,
+    /// Only `flush()` at the end.
+    End,
+}
+
 /// A broker holding one topic of `partitions` partitions.
 #[derive(Debug)]
 pub(in crate::workloads) struct GhyllSystem {
@@ -58,6 +67,36 @@ impl GhyllSystem {
             let _handle = producer
                 .send_async(ProducerRecord::new(TOPIC, pool.value(index)))
                 .context(|| format!("ghyll send_async of record {index}"))?;
+        }
+        producer.flush().context(|| "ghyll producer flush")?;
+        let elapsed = started.elapsed();
+        producer.close().context(|| "closing the ghyll producer")?;
+        self.check_holds(pool.records())?;
+        Ok(elapsed)
+    }
+
+    /// Sends every record of `pool` with `send_batch`, `batch_records`
+    /// records per call; with `Await::EachCall` it waits for each call's
+    /// records before the next call (as kafko's awaited `send_batch`),
+    /// otherwise it drops the handles and `flush()`es at the end, letting
+    /// the sender thread append one call while the next is encoded. Times
+    /// the calls and the flush.
+    pub(in crate::workloads) fn send_batches(
+        &self,
+        pool: &ValuePool,
+        batch_records: u32,
+        wait: Await,
+    ) -> Result<Duration, BenchError> {
+        let producer = self.broker.producer(ProducerConfig::default()).context(|| "creating a ghyll producer")?;
+        let started = Instant::now();
+        for range in pool.batches(batch_records) {
+            let first = range.start;
+            let sent = producer
+                .send_batch(range.map(|index| ProducerRecord::new(TOPIC, pool.value(index))))
+                .context(|| format!("ghyll send_batch from record {first}"))?;
+            if wait == Await::EachCall {
+                sent.wait().context(|| format!("ghyll send_batch from record {first}"))?;
+            }
         }
         producer.flush().context(|| "ghyll producer flush")?;
         let elapsed = started.elapsed();
