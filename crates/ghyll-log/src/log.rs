@@ -515,14 +515,57 @@ impl Log {
         self.flush_through(self.log_end_offset())
     }
 
-    /// Fsyncs if `flush.ms` has passed since the last fsync and something
-    /// is unflushed; for a background flusher.
+    /// For a background flusher: fsyncs segments rolled since the last
+    /// fsync (Kafka flushes a rolled segment in the background too), and
+    /// everything if `flush.ms` has passed since the last fsync and
+    /// something is unflushed.
     ///
     /// # Errors
     /// As [`Log::flush`].
     pub fn flush_if_due(&self) -> Result<(), LogError> {
         if self.unflushed_records.load(Ordering::Acquire) > 0 && self.flush_interval_passed(now_ms()) {
-            self.flush()?;
+            return self.flush();
+        }
+        let rolled_below = self.active().base_offset();
+        if self.recovery_point.load(Ordering::Acquire) < rolled_below {
+            self.flush_rolled(rolled_below)?;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs the segments below `below` (the active segment's base) and
+    /// moves the recovery point to it, unless a truncation or reset moved
+    /// the log meanwhile.
+    pub(crate) fn flush_rolled(&self, below: u64) -> Result<(), LogError> {
+        let flush = self.flush_lock.lock();
+        self.check_usable()?;
+        let generation = self.generation.load(Ordering::Acquire);
+        let synced = self.recovery_point.load(Ordering::Acquire);
+        if synced >= below {
+            return Ok(());
+        }
+        let rolled: Vec<Arc<Segment>> = self
+            .segments
+            .read()
+            .iter()
+            .filter(|segment| segment.base_offset() < below && segment.next_offset() > synced)
+            .cloned()
+            .collect();
+        for segment in rolled {
+            if let Err(error) = segment.sync() {
+                return Err(self.fail(LogError::io("fsync segment", segment.log_path(), error)));
+            }
+        }
+        // Under the writer lock, so no truncation lands between the check
+        // and the move; the flush lock is let go first, as `close` takes
+        // the two the other way round.
+        drop(flush);
+        let _writer = self.writer.lock();
+        if self.generation.load(Ordering::Acquire) == generation && self.active().base_offset() >= below {
+            self.recovery_point.fetch_max(below, Ordering::AcqRel);
+            // Persisted, as a roll used to: recovery (and the cleaner,
+            // which only cleans below it) rely on the checkpointed value.
+            self.write_checkpoint(false)?;
         }
         Ok(())
     }
@@ -558,11 +601,17 @@ impl Log {
 
     /// Seals the active segment and starts a new one at `base_offset`.
     /// Called with the writer lock held.
+    ///
+    /// The old segment is not fsynced here, under the writer lock: a
+    /// gigabyte segment's fsync would stall every append for seconds.
+    /// As Kafka does, it is flushed in the background: by the next
+    /// [`Log::flush_if_due`] (the broker's flusher calls it every 100 ms),
+    /// or any flush. Until then the recovery point stays below it, so a
+    /// crash recovers it by scanning.
     fn roll(&self, active: &Arc<Segment>, base_offset: u64, now: i64) -> Result<Arc<Segment>, LogError> {
-        if let Err(error) = active.seal() {
+        if let Err(error) = active.close_indexes() {
             return Err(self.fail(error));
         }
-        self.recovery_point.fetch_max(active.next_offset(), Ordering::AcqRel);
         let segment = Arc::new(Segment::create(&self.dir, base_offset, &self.config, now)?);
         sync_dir(&self.dir)?;
         self.segments.write().push(Arc::clone(&segment));
@@ -1072,15 +1121,39 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_roll_fsync_fails_the_log() {
+    fn a_roll_leaves_the_fsync_to_the_flusher_and_a_failed_one_fails_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let config = LogConfig { segment_bytes: 200, ..LogConfig::default() };
         let log = Log::open(dir.path(), config).unwrap();
         log.append(&batch(&[7; 100])).unwrap();
-        log.active().fail_next_sync.store(true, Ordering::Release);
-        let error = log.append(&batch(&[8; 100])).unwrap_err();
+        let rolled = log.active();
+        rolled.fail_next_sync.store(true, Ordering::Release);
+        // The roll itself does not fsync: the append succeeds and the
+        // recovery point stays below the rolled segment.
+        log.append(&batch(&[8; 100])).unwrap();
+        assert_eq!(log.segments.read().len(), 2);
+        assert_eq!(log.recovery_point(), 0);
+        let error = log.flush_if_due().unwrap_err();
         assert!(matches!(error, LogError::Io { .. }), "{error}");
         assert!(matches!(log.append(&batch(b"x")), Err(LogError::Failed { .. })));
-        assert_eq!(log.log_end_offset(), 1);
+        assert_eq!(log.log_end_offset(), 2);
+    }
+
+    #[test]
+    fn the_flusher_syncs_rolled_segments_and_moves_the_recovery_point_to_the_active_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig { segment_bytes: 200, ..LogConfig::default() };
+        let log = Log::open(dir.path(), config).unwrap();
+        for value in [[1u8; 100], [2; 100], [3; 100]] {
+            log.append(&batch(&value)).unwrap();
+        }
+        assert_eq!(log.segments.read().len(), 3);
+        assert_eq!(log.recovery_point(), 0);
+        log.flush_if_due().unwrap();
+        assert_eq!(log.recovery_point(), 2, "everything below the active segment");
+        // A truncation racing the flusher is never undone by it.
+        log.truncate_to(1).unwrap();
+        log.flush_if_due().unwrap();
+        assert!(log.recovery_point() <= log.log_end_offset());
     }
 }

@@ -614,11 +614,17 @@ impl Segment {
     /// Seals the segment when it stops being active: the final time index
     /// entry, indexes trimmed and synced, the `.log` synced.
     pub(crate) fn seal(&self) -> Result<(), LogError> {
+        self.close_indexes()?;
+        self.sync().map_err(|error| LogError::io("fsync segment", &self.log_path, error))
+    }
+
+    /// The index half of [`Segment::seal`], for a roll: the `.log` is
+    /// fsynced later, off the append path.
+    pub(crate) fn close_indexes(&self) -> Result<(), LogError> {
         let mut indexes = self.indexes.write();
         indexes.maybe_append_time_entry(self.base_offset);
         indexes.offset.trim()?;
-        indexes.time.trim()?;
-        self.sync().map_err(|error| LogError::io("fsync segment", &self.log_path, error))
+        indexes.time.trim()
     }
 
     /// Position of the batch holding `offset` (the first batch whose last

@@ -544,3 +544,48 @@ fn built_batches_append_like_checked_ones() {
     assert!(matches!(error, LogError::KeylessRecordInCompactedLog { record_index: 1 }), "{error:?}");
     assert_eq!(compacted.log_end_offset(), 0);
 }
+
+/// A roll leaves the closed segment's fsync to the flusher: a power cut
+/// before it ran may tear a closed segment, and recovery (which scans
+/// from the recovery point) cuts the log at the tear and drops the
+/// segments after it; once `flush_if_due` has run, the closed segments
+/// are below the recovery point and recovery scans only the active one.
+#[test]
+fn rolled_segments_are_recovered_until_the_flusher_syncs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t-0");
+    let bases = {
+        let log = Log::open(&path, small_segments()).unwrap();
+        for i in 0..30 {
+            log.append(&batch(&format!("r{i}"), 3, 0)).unwrap();
+        }
+        let bases = log.segment_base_offsets();
+        assert!(bases.len() >= 4, "{bases:?}");
+        assert_eq!(log.recovery_point(), 0, "no roll fsyncs in the append path");
+        bases
+    };
+    // A power cut tore the second segment in the middle of a batch.
+    let torn = path.join(format!("{:020}.log", bases[1]));
+    let len = std::fs::metadata(&torn).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&torn).unwrap().set_len(len / 2 + 7).unwrap();
+    let log = Log::open(&path, small_segments()).unwrap();
+    let report = log.recovery_report().clone();
+    assert!(report.bytes_truncated > 0 && report.segments_deleted == bases.len() - 2, "{report:?}");
+    let end = log.log_end_offset();
+    assert!(end > bases[1] && end < bases[2] && end % 3 == 0, "cut at a batch boundary: {end}");
+    assert_eq!(read_all(&log, 0).len() as u64, end);
+
+    // Refill, let the flusher run, and crash: only the active segment is
+    // scanned.
+    for i in 0..30 {
+        log.append(&batch(&format!("s{i}"), 3, 0)).unwrap();
+    }
+    log.flush_if_due().unwrap();
+    let active = *log.segment_base_offsets().last().unwrap();
+    assert_eq!(log.recovery_point(), active);
+    let end = log.log_end_offset();
+    drop(log);
+    let log = Log::open(&path, small_segments()).unwrap();
+    assert_eq!(log.recovery_report().segments_scanned, 1, "{:?}", log.recovery_report());
+    assert_eq!(log.log_end_offset(), end);
+}

@@ -211,7 +211,16 @@ impl Log {
     fn clean_locked(&self, now_ms: i64, steps: &mut Steps) -> Result<CleanReport, LogError> {
         let generation = self.generation.load(Ordering::Acquire);
         let snapshot: Vec<Arc<Segment>> = self.segments.read().clone();
-        let inputs = &snapshot[..self.cleanable_count(&snapshot, now_ms)];
+        // Recovery takes gaps above the recovery point for damage, so only
+        // fsynced segments are cleaned: sync the rolled ones first (a roll
+        // leaves that to the flusher).
+        let active_base = snapshot[snapshot.len() - 1].base_offset();
+        if self.recovery_point.load(Ordering::Acquire) < active_base {
+            self.flush_rolled(active_base)?;
+        }
+        let durable = self.recovery_point.load(Ordering::Acquire);
+        let synced = snapshot.iter().take_while(|segment| segment.next_offset() <= durable).count();
+        let inputs = &snapshot[..self.cleanable_count(&snapshot, now_ms).min(synced)];
         let mut report = CleanReport::default();
         let Some(last) = inputs.last() else {
             report.cleaned_end_offset = snapshot[0].base_offset();
