@@ -572,7 +572,7 @@ fn rolled_segments_are_recovered_until_the_flusher_syncs_them() {
     let report = log.recovery_report().clone();
     assert!(report.bytes_truncated > 0 && report.segments_deleted == bases.len() - 2, "{report:?}");
     let end = log.log_end_offset();
-    assert!(end > bases[1] && end < bases[2] && end % 3 == 0, "cut at a batch boundary: {end}");
+    assert!(end > bases[1] && end < bases[2] && end.is_multiple_of(3), "cut at a batch boundary: {end}");
     assert_eq!(read_all(&log, 0).len() as u64, end);
 
     // Refill, let the flusher run, and crash: only the active segment is
