@@ -406,55 +406,60 @@ impl<'a> Cursor<'a> {
     }
 }
 
-impl<'a> Records<'a> {
-    #[inline]
-    fn decode_one(&mut self) -> Result<Record<'a>, BatchError> {
-        let index = self.index as u32;
-        let corrupt = |reason| BatchError::CorruptRecord { index, reason };
-        let rest = self.rest;
-        let (length, body_start) = varint_fast(rest, 0).ok_or_else(|| corrupt("record length"))?;
-        let length = usize::try_from(length).map_err(|_| corrupt("negative record length"))?;
-        let body_end = body_start.checked_add(length).ok_or_else(|| corrupt("record length"))?;
-        let body = rest.get(body_start..body_end).ok_or_else(|| corrupt("record runs past the batch"))?;
-        if body.is_empty() {
-            return Err(corrupt("record attributes"));
-        }
-        // body[0] is the record's attributes byte, unused by Kafka.
-        let (timestamp_delta, at) = varlong_fast(body, 1).ok_or_else(|| corrupt("timestamp delta"))?;
-        let (offset_delta, at) = varint_fast(body, at).ok_or_else(|| corrupt("offset delta"))?;
-        if offset_delta < 0 || offset_delta > i64::from(self.header.last_offset_delta) {
-            return Err(corrupt("offset delta outside the batch"));
-        }
-        let (key, at) = field(body, at).ok_or_else(|| corrupt("key bytes"))?;
-        let (value, at) = field(body, at).ok_or_else(|| corrupt("value bytes"))?;
-        let (header_count, headers_start) = varint_fast(body, at).ok_or_else(|| corrupt("header count"))?;
-        let header_count = u32::try_from(header_count).map_err(|_| corrupt("negative header count"))?;
-        // Walk the headers' lengths now so that the record's own length is
-        // proven exact; their UTF-8 is checked when they are iterated.
-        let at = walk_headers(body, headers_start, header_count).map_err(corrupt)?;
-        if at != body.len() {
-            return Err(corrupt("record length does not match its fields"));
-        }
-        let timestamp = match self.header.timestamp_type() {
-            TimestampType::LogAppendTime => self.header.max_timestamp,
-            TimestampType::CreateTime => {
-                self.header.base_timestamp.checked_add(timestamp_delta).ok_or_else(|| corrupt("timestamp overflows"))?
-            }
-        };
-        self.rest = &rest[body_end..];
-        Ok(Record {
-            offset: (self.header.base_offset + offset_delta) as u64,
-            timestamp,
-            key,
-            value,
-            headers: Headers { bytes: &body[headers_start..], count: header_count, record_index: index },
-        })
+/// A record decoded by [`decode_record`], with the bytes after it.
+type Decoded<'a> = (Record<'a>, &'a [u8]);
+
+/// Decodes the record at the front of `rest` (the `index`th of its batch),
+/// checking every length against the record and the record against the
+/// batch, the offset delta against the batch's, the header lengths (their
+/// UTF-8 is checked when they are iterated) and the timestamp's range;
+/// returns the record and the bytes after it, or what was wrong.
+///
+/// The hot path of [`Records::next`], inlined into the caller's loop: a
+/// record crosses no call and comes back in registers (returned through
+/// memory, a record cost more to read back than to decode), and a reason
+/// is a constant, so naming it costs the success path nothing.
+#[inline(always)]
+fn decode_record<'a>(rest: &'a [u8], header: &BatchHeader, index: u32) -> Result<Decoded<'a>, &'static str> {
+    let (length, body_start) = varint_fast(rest, 0).ok_or("record length")?;
+    let length = usize::try_from(length).map_err(|_| "negative record length")?;
+    let body_end = body_start.checked_add(length).ok_or("record length")?;
+    let body = rest.get(body_start..body_end).ok_or("record runs past the batch")?;
+    if body.is_empty() {
+        return Err("record attributes");
     }
+    // body[0] is the record's attributes byte, unused by Kafka.
+    let (timestamp_delta, at) = varlong_fast(body, 1).ok_or("timestamp delta")?;
+    let (offset_delta, at) = varint_fast(body, at).ok_or("offset delta")?;
+    if offset_delta < 0 || offset_delta > i64::from(header.last_offset_delta) {
+        return Err("offset delta outside the batch");
+    }
+    let (key, at) = field(body, at).ok_or("key bytes")?;
+    let (value, at) = field(body, at).ok_or("value bytes")?;
+    let (header_count, headers_start) = varint_fast(body, at).ok_or("header count")?;
+    let header_count = u32::try_from(header_count).map_err(|_| "negative header count")?;
+    // Walk the headers' lengths now so that the record's own length is
+    // proven exact. Most records carry none: then there is no call.
+    let at = if header_count == 0 { headers_start } else { walk_headers(body, headers_start, header_count)? };
+    if at != body.len() {
+        return Err("record length does not match its fields");
+    }
+    let timestamp = match header.timestamp_type() {
+        TimestampType::LogAppendTime => header.max_timestamp,
+        TimestampType::CreateTime => header.base_timestamp.checked_add(timestamp_delta).ok_or("timestamp overflows")?,
+    };
+    let record = Record {
+        offset: (header.base_offset + offset_delta) as u64,
+        timestamp,
+        key,
+        value,
+        headers: Headers { bytes: &body[headers_start..], count: header_count, record_index: index },
+    };
+    Ok((record, &rest[body_end..]))
 }
 
 /// Walks `count` headers from `at`, returning the position after them or
 /// what was wrong.
-#[inline]
 fn walk_headers(body: &[u8], mut at: usize, count: u32) -> Result<usize, &'static str> {
     for _ in 0..count {
         let (key_len, key_start) = varint_fast(body, at).ok_or("header key length")?;
@@ -497,37 +502,51 @@ impl<'a> Records<'a> {
     }
 }
 
-impl<'a> Iterator for Records<'a> {
-    type Item = Result<Record<'a>, BatchError>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> Records<'a> {
+    /// Why [`Iterator::next`] has no record to give although none failed
+    /// to decode: `None` at the end of a well-formed batch.
+    #[cold]
+    #[inline(never)]
+    fn end_error(&mut self) -> Option<BatchError> {
         if self.failed {
             return None;
         }
-        if self.index == self.header.records_count {
+        let reason = if self.index == self.header.records_count {
             if self.rest.is_empty() {
                 return None;
             }
-            self.failed = true;
-            return Some(Err(BatchError::RecordCount {
-                declared: self.header.records_count,
-                reason: "bytes remain after the last record",
-            }));
+            "bytes remain after the last record"
+        } else {
+            debug_assert!(self.rest.is_empty(), "records before the declared count are decoded");
+            "the batch ends before the last record"
+        };
+        self.failed = true;
+        Some(BatchError::RecordCount { declared: self.header.records_count, reason })
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>, BatchError>;
+
+    // Inlined into the caller's loop, with `decode_record`; the rare ends
+    // are out of line.
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.failed && self.index < self.header.records_count && !self.rest.is_empty() {
+            let index = self.index as u32;
+            return Some(match decode_record(self.rest, &self.header, index) {
+                Ok((record, rest)) => {
+                    self.rest = rest;
+                    self.index += 1;
+                    Ok(record)
+                }
+                Err(reason) => {
+                    self.failed = true;
+                    Err(BatchError::CorruptRecord { index, reason })
+                }
+            });
         }
-        if self.rest.is_empty() {
-            self.failed = true;
-            return Some(Err(BatchError::RecordCount {
-                declared: self.header.records_count,
-                reason: "the batch ends before the last record",
-            }));
-        }
-        let result = self.decode_one();
-        match &result {
-            Ok(_) => self.index += 1,
-            Err(_) => self.failed = true,
-        }
-        Some(result)
+        self.end_error().map(Err)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -142,7 +142,11 @@ struct ChunkReader<'f> {
     file: &'f File,
     path: &'f Path,
     end: u64,
+    /// Initialised bytes; only `buf[..filled]` hold the file from `start`.
+    /// A reused buffer keeps its length, so that reading into it does not
+    /// first zero bytes the read overwrites.
     buf: Vec<u8>,
+    filled: usize,
     start: u64,
 }
 
@@ -153,28 +157,30 @@ impl<'f> ChunkReader<'f> {
 
     /// A reader that reads into `buf`'s allocation (its contents are
     /// ignored).
-    fn with_buffer(file: &'f File, path: &'f Path, end: u64, mut buf: Vec<u8>) -> Self {
-        buf.clear();
-        ChunkReader { file, path, end, buf, start: 0 }
+    fn with_buffer(file: &'f File, path: &'f Path, end: u64, buf: Vec<u8>) -> Self {
+        ChunkReader { file, path, end, buf, filled: 0, start: 0 }
     }
 
     /// Bytes `[position, position + len)`; the caller keeps them below `end`.
     fn get(&mut self, position: u64, len: usize, read_ahead: usize) -> Result<&[u8], LogError> {
         debug_assert!(position + len as u64 <= self.end);
-        let covered = position >= self.start && position + len as u64 <= self.start + self.buf.len() as u64;
+        let covered = position >= self.start && position + len as u64 <= self.start + self.filled as u64;
         if !covered {
             let want = (len.max(read_ahead) as u64).min(self.end - position) as usize;
             if want > self.buf.capacity() {
                 // A fresh zeroed allocation comes from the allocator's
                 // zeroed pages, not a memset of bytes the read overwrites.
                 self.buf = vec![0; want];
-            } else {
+            } else if want > self.buf.len() {
+                // Only the bytes never initialised are zeroed.
                 self.buf.resize(want, 0);
             }
+            self.filled = 0;
             self.file
-                .read_exact_at(&mut self.buf, position)
+                .read_exact_at(&mut self.buf[..want], position)
                 .map_err(|error| LogError::io("read segment", self.path, error))?;
             self.start = position;
+            self.filled = want;
         }
         let from = (position - self.start) as usize;
         Ok(&self.buf[from..from + len])
@@ -187,6 +193,11 @@ impl<'f> ChunkReader<'f> {
         let from = (position - self.start) as usize;
         self.buf.truncate(from + len);
         Ok((self.buf, from))
+    }
+
+    /// The buffer, for reuse (its contents are not batches).
+    fn into_buffer(self) -> Vec<u8> {
+        self.buf
     }
 }
 
@@ -629,16 +640,18 @@ impl Segment {
 
     /// Position of the batch holding `offset` (the first batch whose last
     /// offset is at least `offset`), scanning from the index's floor entry;
-    /// `None` when no batch below `end` holds it.
+    /// `None` when no batch below `end` holds it. Reads of the file take
+    /// `read_ahead` bytes at a time.
     fn locate(
         &self,
         reader: &mut ChunkReader<'_>,
         offset: u64,
         start: u64,
+        read_ahead: usize,
     ) -> Result<Option<(u64, BatchHeader)>, LogError> {
         let mut position = start;
         loop {
-            match header_at(reader, position, SCAN_CHUNK_BYTES)? {
+            match header_at(reader, position, read_ahead)? {
                 HeaderAt::Batch(header) if header.last_offset() as u64 >= offset => {
                     return Ok(Some((position, header)))
                 }
@@ -685,11 +698,15 @@ impl Segment {
         }
         let read_ahead = (max_bytes as usize).saturating_add(2 * interval_bytes as usize + BATCH_HEADER_BYTES);
         let mut reader = ChunkReader::with_buffer(&self.file, &self.log_path, end, buffer);
-        let Some((first, header)) = self.locate(&mut reader, offset, start)? else {
-            return Ok(SegmentRead::empty(reader.buf, offset));
+        // The first read covers the index entry's gap to the batch wanted
+        // and the `max_bytes` after it: one read per call, sized by the
+        // caller (a scan-sized read-ahead copied a megabyte for every
+        // small fetch, and a 64 KiB poll ran at a sixth of the speed).
+        let Some((first, header)) = self.locate(&mut reader, offset, start, read_ahead)? else {
+            return Ok(SegmentRead::empty(reader.into_buffer(), offset));
         };
         if header.base_offset as u64 >= upper_offset {
-            return Ok(SegmentRead::empty(reader.buf, offset));
+            return Ok(SegmentRead::empty(reader.into_buffer(), offset));
         }
         let mut stop = first + header.total_bytes() as u64;
         while stop < end {
@@ -773,7 +790,7 @@ impl Segment {
         let end = self.size();
         let start = self.index_floor_position(offset);
         let mut reader = ChunkReader::new(&self.file, &self.log_path, end);
-        let Some((cut, header)) = self.locate(&mut reader, offset, start.min(end))? else {
+        let Some((cut, header)) = self.locate(&mut reader, offset, start.min(end), SCAN_CHUNK_BYTES)? else {
             return Ok(0);
         };
         let new_next = (header.base_offset as u64).max(self.base_offset);

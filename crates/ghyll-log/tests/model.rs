@@ -455,6 +455,16 @@ impl Harness {
         }
         let next = expected.last().map_or(offset, |b| b.end);
         assert_eq!(read.next_offset(), next, "next offset of read({offset}, {max_bytes})");
+        // A reused buffer keeps its length and old bytes (a read does not
+        // zero what it overwrites): none of them may show, whether the
+        // buffer is shorter or longer than the read.
+        let stale = vec![0xA5; (offset as usize).wrapping_mul(7919) % (1 << 17)];
+        let reused = self
+            .log()
+            .read_into(offset, max_bytes, stale)
+            .unwrap_or_else(|error| panic!("read_into({offset}, {max_bytes}): {error}"));
+        assert_eq!(reused.as_bytes(), read.as_bytes(), "read_into({offset}, {max_bytes}) into a used buffer");
+        assert_eq!(reused.next_offset(), next, "next offset of read_into({offset}, {max_bytes})");
         next
     }
 
