@@ -966,6 +966,14 @@ impl Producer {
             let timestamp_ms = record.timestamp_ms.unwrap_or(now);
             staged.push(topic, partitions.len(), partition_id, partition, timestamp_ms, &record)?;
         }
+        // The CRCs are computed here, in the caller's thread, so the sender
+        // thread that appends them has only the writes to do.
+        for part in &mut staged.parts {
+            part.batch.builder.seal().map_err(|source| BrokerError::InvalidRecord {
+                topic: part.batch.partition.topic.to_string(),
+                reason: source.to_string(),
+            })?;
+        }
         let acks = shared.config.acks;
         if staged.parts.is_empty() {
             return Ok(BatchSendHandle { shared: None, parts: Vec::new(), records: staged.records, acks });

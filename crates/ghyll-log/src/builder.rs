@@ -41,6 +41,8 @@ pub struct BatchBuilder {
     bytes_max: usize,
     /// Index of the first record pushed without a key.
     first_keyless: Option<u32>,
+    /// Header and CRC written: no more records.
+    sealed: bool,
 }
 
 impl Default for BatchBuilder {
@@ -76,6 +78,7 @@ impl BatchBuilder {
             timestamp_type: TimestampType::CreateTime,
             bytes_max,
             first_keyless: None,
+            sealed: false,
         }
     }
 
@@ -168,6 +171,9 @@ impl BatchBuilder {
         value: Option<&[u8]>,
         headers: &[Header<'_>],
     ) -> Result<(), BatchError> {
+        if self.sealed {
+            return Err(BatchError::Sealed);
+        }
         let body = self.body_len(timestamp_ms, key, value, headers)?;
         let total = self.buf.len() + varint_len(body) + body as usize;
         if total > self.bytes_max {
@@ -217,6 +223,22 @@ impl BatchBuilder {
     /// # Errors
     /// [`BatchError::Empty`] when no record was pushed.
     pub fn finish(mut self) -> Result<Vec<u8>, BatchError> {
+        self.seal()?;
+        Ok(self.buf)
+    }
+
+    /// Writes the header and CRC now, so that [`BatchBuilder::finish`] or
+    /// [`BatchBuilder::build`] later has nothing left to compute: a
+    /// producer seals a batch in the thread that filled it and hands the
+    /// append to another. Later pushes fail with [`BatchError::Sealed`];
+    /// sealing again does nothing.
+    ///
+    /// # Errors
+    /// [`BatchError::Empty`] when no record was pushed.
+    pub fn seal(&mut self) -> Result<(), BatchError> {
+        if self.sealed {
+            return Ok(());
+        }
         if self.count == 0 {
             return Err(BatchError::Empty);
         }
@@ -240,7 +262,8 @@ impl BatchBuilder {
         header[57..61].copy_from_slice(&(self.count as i32).to_be_bytes());
         let crc = crc32c::crc32c(&self.buf[ATTRIBUTES_AT..]);
         self.buf[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
-        Ok(self.buf)
+        self.sealed = true;
+        Ok(())
     }
 }
 

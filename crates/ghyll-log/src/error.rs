@@ -86,6 +86,9 @@ pub enum BatchError {
     /// A batch must hold at least one record.
     #[error("a batch must hold at least one record")]
     Empty,
+    /// A record pushed to a builder already sealed.
+    #[error("the batch is sealed: no more records")]
+    Sealed,
 }
 
 /// The compression codec named by a batch's attributes.
