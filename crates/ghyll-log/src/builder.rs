@@ -534,4 +534,24 @@ mod tests {
     fn a_limit_smaller_than_a_header_panics() {
         let _ = BatchBuilder::with_bytes_max(60);
     }
+
+    #[test]
+    fn a_sealed_builder_refuses_records_and_finishes_to_the_same_bytes() {
+        let fill = |builder: &mut BatchBuilder| {
+            builder.push(5, Some(b"k".as_slice()), Some(b"v".as_slice()), &[]).unwrap();
+            builder.push(6, None, Some(b"w".as_slice()), &[]).unwrap();
+        };
+        let mut plain = BatchBuilder::new();
+        fill(&mut plain);
+        let mut sealed = BatchBuilder::new();
+        fill(&mut sealed);
+        sealed.seal().unwrap();
+        sealed.seal().unwrap();
+        assert_eq!(sealed.push(7, None, Some(b"late".as_slice()), &[]), Err(BatchError::Sealed));
+        assert_eq!(sealed.record_count(), 2);
+        let built = sealed.clone().build().unwrap();
+        assert_eq!(built.as_bytes(), plain.clone().finish().unwrap().as_slice());
+        assert_eq!(sealed.finish().unwrap(), plain.finish().unwrap());
+        assert_eq!(BatchBuilder::new().seal(), Err(BatchError::Empty));
+    }
 }
