@@ -953,9 +953,14 @@ impl Producer {
         // The topic of the last record: a run of records to one topic looks
         // it up once.
         let mut current: Option<CachedTopic> = None;
+        // The last record's topic: records built from one `&str` compare
+        // by address, not by bytes.
+        let mut last_topic: &str = "";
         for record in records {
+            let same = std::ptr::eq(last_topic, record.topic);
+            last_topic = record.topic;
             let CachedTopic { topic, partitions } = match current.take() {
-                Some(entry) if *entry.topic.name == *record.topic => current.insert(entry),
+                Some(entry) if same || *entry.topic.name == *record.topic => current.insert(entry),
                 _ => {
                     let topic = shared.broker.topic(record.topic)?;
                     let partitions = topic.partitions();

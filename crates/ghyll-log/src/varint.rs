@@ -57,6 +57,21 @@ pub(crate) fn put_varlong(out: &mut Vec<u8>, value: i64) {
     out.push(raw as u8);
 }
 
+/// Writes the zig-zag varlong encoding of `value` into `out` at `at`;
+/// returns the position after it. `out` must have room for
+/// [`VARLONG_BYTES_MAX`] bytes from `at`.
+#[inline]
+pub(crate) fn write_varlong(out: &mut [u8], mut at: usize, value: i64) -> usize {
+    let mut raw = zigzag_encode_i64(value);
+    while raw >= 0x80 {
+        out[at] = (raw as u8) | 0x80;
+        raw >>= 7;
+        at += 1;
+    }
+    out[at] = raw as u8;
+    at + 1
+}
+
 /// Appends the zig-zag varint encoding of `value` to `out`.
 #[inline]
 pub(crate) fn put_varint(out: &mut Vec<u8>, value: i32) {
