@@ -30,6 +30,9 @@ use crate::context::PartitionContext;
 ///   blocking, no allocation in the common case.
 /// - **Panics.** Don't: `partition` runs on the sending thread, so a panic
 ///   unwinds into the caller of that send.
+/// - **Sending.** The broker calls `partition` under its producer's lock
+///   for `send` and `send_async`: a partitioner must not send records
+///   itself (the producer refuses such a send).
 ///
 /// # Examples
 /// ```
