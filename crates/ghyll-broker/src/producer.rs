@@ -73,8 +73,9 @@ pub struct ProducerConfig {
     pub buffer_memory: usize,
     /// Chooses the partition of records sent without one. `send` and
     /// `send_async` call it under the producer's lock, so keep it quick;
-    /// a send from inside it is refused with
-    /// [`BrokerError::InvalidState`].
+    /// a send, flush or close from inside it is refused with
+    /// [`BrokerError::InvalidState`] (and dropping the last clone of the
+    /// producer there would deadlock).
     pub partitioner: Arc<dyn Partitioner>,
 }
 
@@ -428,13 +429,17 @@ fn check_not_in_partitioner() -> Result<(), BrokerError> {
     Ok(())
 }
 
+/// A topic's partitions, as `Topic::partitions` hands them out: replaced
+/// whole when partitions are added.
+type PartitionList = Arc<Vec<Arc<Partition>>>;
+
 /// Topics a producer's cache holds at most; past it the cache starts over.
 const TOPIC_CACHE_MAX: usize = 1024;
 
 /// A topic and its partitions as the broker last described them.
 struct CachedTopic {
     topic: Arc<Topic>,
-    partitions: Arc<Vec<Arc<Partition>>>,
+    partitions: PartitionList,
 }
 
 /// The topics a producer sends to, looked up under the producer's lock
@@ -449,13 +454,18 @@ struct TopicCache {
 }
 
 impl TopicCache {
-    /// `name`'s topic, from the cache when `version` (read before this
-    /// call) is the version the cache was filled under.
-    fn get(&mut self, broker: &Broker, version: u64, name: &str) -> Result<&CachedTopic, BrokerError> {
+    /// Empties the cache if the broker's metadata moved past `version`.
+    fn forget_if_stale(&mut self, version: u64) {
         if version != self.version {
             self.topics.clear();
             self.version = version;
         }
+    }
+
+    /// `name`'s topic, from the cache when `version` (read before this
+    /// call) is the version the cache was filled under.
+    fn get(&mut self, broker: &Broker, version: u64, name: &str) -> Result<&CachedTopic, BrokerError> {
+        self.forget_if_stale(version);
         if !self.topics.contains_key(name) {
             let topic = broker.topic(name)?;
             let partitions = topic.partitions();
@@ -596,6 +606,9 @@ fn sender_loop(shared: std::sync::Weak<Shared>) {
         {
             let mut accumulator = shared.accumulator.lock();
             loop {
+                // A topic deleted since the last send is not kept open by
+                // the cache of an idle producer for longer than a wake.
+                accumulator.topics.forget_if_stale(shared.broker.metadata_version());
                 let next = accumulator.seal_lingered(linger, Instant::now());
                 if !accumulator.sealed.is_empty() || accumulator.closed {
                     break;
@@ -773,11 +786,13 @@ impl Producer {
     /// fail).
     ///
     /// # Errors
-    /// [`BrokerError::Closed`].
+    /// [`BrokerError::Closed`]; [`BrokerError::InvalidState`] from inside the
+    /// producer's partitioner.
     pub fn flush(&self) -> Result<(), BrokerError> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(BrokerError::Closed { what: "producer" });
         }
+        check_not_in_partitioner()?;
         // Drain even when the broker is closed: the appends then fail, and
         // every pending handle learns so instead of waiting.
         {
@@ -802,8 +817,11 @@ impl Producer {
     /// the last clone of a producer does the same.
     ///
     /// # Errors
-    /// None today; the `Result` leaves room for transports that can fail.
+    /// [`BrokerError::InvalidState`] from inside the producer's
+    /// partitioner; nothing else today (the `Result` leaves room for
+    /// transports that can fail).
     pub fn close(&self) -> Result<(), BrokerError> {
+        check_not_in_partitioner()?;
         close_shared(&self.shared)
     }
 
@@ -969,7 +987,7 @@ impl Producer {
             };
             let (partition_id, partition) = self.choose_partition(&record, partitions)?;
             let timestamp_ms = record.timestamp_ms.unwrap_or(now);
-            staged.push(topic, partitions.len(), partition_id, partition, timestamp_ms, &record)?;
+            staged.push(topic, partitions, partition_id, partition, timestamp_ms, &record)?;
         }
         // The CRCs are computed here, in the caller's thread, so the sender
         // thread that appends them has only the writes to do.
@@ -1018,10 +1036,11 @@ struct StagedPart {
 /// any is queued.
 struct Staged {
     parts: Vec<StagedPart>,
-    /// Per topic of the call (by the address of its `Topic`), the part
-    /// still being filled for each partition id, if any: a direct index
-    /// per record instead of a hash lookup.
-    open: Vec<(usize, Vec<Option<usize>>)>,
+    /// Per topic of the call, by its partition list (held, so that its
+    /// address is not reused while the call runs; adding partitions makes
+    /// a new list), the part still being filled for each partition id, if
+    /// any: a direct index per record instead of a hash lookup.
+    open: Vec<(PartitionList, Vec<Option<usize>>)>,
     /// Index into `open` of the topic of the last record.
     current: usize,
     records: Vec<usize>,
@@ -1036,18 +1055,17 @@ impl Staged {
     fn push(
         &mut self,
         topic: &Topic,
-        partitions: usize,
+        partitions: &PartitionList,
         partition_id: u32,
         partition: &Arc<Partition>,
         timestamp_ms: i64,
         record: &ProducerRecord<'_>,
     ) -> Result<(), BrokerError> {
-        let topic_key = std::ptr::from_ref(topic) as usize;
-        if self.open.get(self.current).is_none_or(|(key, _)| *key != topic_key) {
-            self.current = match self.open.iter().position(|(key, _)| *key == topic_key) {
+        if self.open.get(self.current).is_none_or(|(list, _)| !Arc::ptr_eq(list, partitions)) {
+            self.current = match self.open.iter().position(|(list, _)| Arc::ptr_eq(list, partitions)) {
                 Some(index) => index,
                 None => {
-                    self.open.push((topic_key, vec![None; partitions]));
+                    self.open.push((Arc::clone(partitions), vec![None; partitions.len()]));
                     self.open.len() - 1
                 }
             };

@@ -904,9 +904,9 @@ fn a_long_lived_producer_sees_added_partitions_and_deleted_topics() {
     broker.close().unwrap();
 }
 
-/// A partitioner runs under the producer's lock; one that sends from
-/// inside gets a named error instead of a deadlock, and the producer keeps
-/// working.
+/// A partitioner runs under the producer's lock; one that sends, flushes
+/// or closes from inside gets a named error instead of a deadlock, and the
+/// producer keeps working.
 #[test]
 fn a_partitioner_that_sends_is_refused_instead_of_deadlocking() {
     #[derive(Debug)]
@@ -916,6 +916,8 @@ fn a_partitioner_that_sends_is_refused_instead_of_deadlocking() {
             if let Some(producer) = self.0.get() {
                 let inner = producer.send(ProducerRecord::new("t", b"inner")).map(drop);
                 self.1.lock().unwrap().push(format!("{inner:?}"));
+                self.1.lock().unwrap().push(format!("{:?}", producer.flush()));
+                self.1.lock().unwrap().push(format!("{:?}", producer.close()));
             }
             0
         }
@@ -930,11 +932,38 @@ fn a_partitioner_that_sends_is_refused_instead_of_deadlocking() {
     producer.send_async(ProducerRecord::new("t", b"outer-async")).unwrap();
     producer.send_batch([ProducerRecord::new("t", b"outer-batch")]).unwrap().wait().unwrap();
     let inner = partitioner.1.lock().unwrap().clone();
-    assert_eq!(inner.len(), 3);
+    assert_eq!(inner.len(), 9, "a send, a flush and a close from each of three sends");
     assert!(inner.iter().all(|result| result.contains("InvalidState")), "{inner:?}");
     // The partitioner holds a clone of the producer (a cycle this test
     // leaks); close stops its sender thread.
     producer.close().unwrap();
     assert_eq!(values(&read_all(&broker, &[("t", 0)])), ["outer", "outer-async", "outer-batch"]);
+    broker.close().unwrap();
+}
+
+/// Partitions added while one `send_batch` call runs (here by the records
+/// iterator itself, between two runs of the same topic) are used by the
+/// rest of the call, in order (found in review: the call indexed past its
+/// first view of the topic and panicked).
+#[test]
+fn send_batch_sees_partitions_added_during_the_call() {
+    let (_dir, broker) = broker_with("t", 1);
+    broker.create_topic(NewTopic::new("u", 1)).unwrap();
+    let producer = broker.producer(Default::default()).unwrap();
+    let records = (0..4).map(|i| match i {
+        0 => ProducerRecord::new("t", b"a").partition(0),
+        1 => {
+            broker.add_partitions("t", 3).unwrap();
+            ProducerRecord::new("u", b"b")
+        }
+        2 => ProducerRecord::new("t", b"c").partition(2),
+        _ => ProducerRecord::new("t", b"d").partition(0),
+    });
+    let positions = producer.send_batch(records).unwrap().wait().unwrap();
+    let placed: Vec<(u32, Option<u64>)> = positions.iter().map(|p| (p.partition, p.offset)).collect();
+    assert_eq!(placed, [(0, Some(0)), (0, Some(0)), (2, Some(0)), (0, Some(1))]);
+    assert_eq!(values(&read_all(&broker, &[("t", 0)])), ["a", "d"]);
+    assert_eq!(values(&read_all(&broker, &[("t", 2)])), ["c"]);
+    producer.close().unwrap();
     broker.close().unwrap();
 }

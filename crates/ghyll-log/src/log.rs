@@ -184,6 +184,11 @@ pub struct Log {
     log_end: AtomicU64,
     /// Everything below this offset is fsynced.
     recovery_point: AtomicU64,
+    /// The recovery point the checkpoint file holds: what recovery will
+    /// trust after a crash (it may lag `recovery_point`, which flushes
+    /// move without writing the checkpoint). Written under the writer
+    /// lock, with the checkpoint.
+    checkpointed_recovery_point: AtomicU64,
     unflushed_records: AtomicU64,
     last_flush_ms: AtomicU64,
     failed: AtomicBool,
@@ -268,6 +273,7 @@ impl Log {
             log_start: AtomicU64::new(log_start),
             log_end: AtomicU64::new(log_end),
             recovery_point: AtomicU64::new(log_end),
+            checkpointed_recovery_point: AtomicU64::new(0),
             unflushed_records: AtomicU64::new(0),
             last_flush_ms: AtomicU64::new(now.max(0) as u64),
             failed: AtomicBool::new(false),
@@ -516,34 +522,35 @@ impl Log {
     }
 
     /// For a background flusher: fsyncs segments rolled since the last
-    /// fsync (Kafka flushes a rolled segment in the background too), and
-    /// everything if `flush.ms` has passed since the last fsync and
-    /// something is unflushed.
+    /// fsync (Kafka flushes a rolled segment in the background too) and
+    /// checkpoints the recovery point past them, and fsyncs everything if
+    /// `flush.ms` has passed since the last fsync and something is
+    /// unflushed.
     ///
     /// # Errors
     /// As [`Log::flush`].
     pub fn flush_if_due(&self) -> Result<(), LogError> {
         if self.unflushed_records.load(Ordering::Acquire) > 0 && self.flush_interval_passed(now_ms()) {
-            return self.flush();
+            self.flush()?;
         }
-        let rolled_below = self.active().base_offset();
-        if self.recovery_point.load(Ordering::Acquire) < rolled_below {
-            self.flush_rolled(rolled_below)?;
-        }
-        Ok(())
+        self.flush_rolled()
     }
 
-    /// Fsyncs the segments below `below` (the active segment's base) and
-    /// moves the recovery point to it, unless a truncation or reset moved
-    /// the log meanwhile.
-    pub(crate) fn flush_rolled(&self, below: u64) -> Result<(), LogError> {
+    /// Fsyncs the segments below the active one and checkpoints the
+    /// recovery point at least that far, unless a truncation or reset
+    /// moved the log meanwhile. Afterwards (if the log did not move) the
+    /// checkpointed recovery point covers every closed segment, which is
+    /// what the cleaner needs before it may leave gaps in them.
+    pub(crate) fn flush_rolled(&self) -> Result<(), LogError> {
         let flush = self.flush_lock.lock();
-        self.check_usable()?;
+        // The generation first, then the segments it vouches for.
         let generation = self.generation.load(Ordering::Acquire);
-        let synced = self.recovery_point.load(Ordering::Acquire);
-        if synced >= below {
+        let below = self.active().base_offset();
+        if self.checkpointed_recovery_point.load(Ordering::Acquire) >= below {
             return Ok(());
         }
+        self.check_usable()?;
+        let synced = self.recovery_point.load(Ordering::Acquire);
         let rolled: Vec<Arc<Segment>> = self
             .segments
             .read()
@@ -561,13 +568,19 @@ impl Log {
         // the two the other way round.
         drop(flush);
         let _writer = self.writer.lock();
-        if self.generation.load(Ordering::Acquire) == generation && self.active().base_offset() >= below {
+        self.check_usable()?;
+        if self.generation.load(Ordering::Acquire) == generation {
             self.recovery_point.fetch_max(below, Ordering::AcqRel);
             // Persisted, as a roll used to: recovery (and the cleaner,
             // which only cleans below it) rely on the checkpointed value.
             self.write_checkpoint(false)?;
         }
         Ok(())
+    }
+
+    /// The recovery point the checkpoint file holds.
+    pub(crate) fn checkpointed_recovery_point(&self) -> u64 {
+        self.checkpointed_recovery_point.load(Ordering::Acquire)
     }
 
     /// Makes every offset below `offset` durable.
@@ -621,12 +634,14 @@ impl Log {
     }
 
     fn write_checkpoint(&self, clean_shutdown: bool) -> Result<(), LogError> {
-        Checkpoint {
-            recovery_point: self.recovery_point.load(Ordering::Acquire),
-            log_start: self.log_start.load(Ordering::Acquire),
-            clean_shutdown,
-        }
-        .write(&self.dir)
+        let recovery_point = self.recovery_point.load(Ordering::Acquire);
+        // Lowered before the write (a truncation's checkpoint), raised
+        // after it: the value never claims more than the file holds.
+        self.checkpointed_recovery_point.fetch_min(recovery_point, Ordering::AcqRel);
+        Checkpoint { recovery_point, log_start: self.log_start.load(Ordering::Acquire), clean_shutdown }
+            .write(&self.dir)?;
+        self.checkpointed_recovery_point.store(recovery_point, Ordering::Release);
+        Ok(())
     }
 
     /// Whole batches starting with the one that holds `offset`, up to

@@ -44,6 +44,11 @@ enum Op {
     Reopen,
     /// Drop without closing: recovery scans.
     Kill,
+    /// Fsync everything (moves the recovery point without a checkpoint).
+    Flush,
+    /// The background flusher's pass (syncs and checkpoints rolled
+    /// segments).
+    FlushIfDue,
 }
 
 fn append() -> impl Strategy<Value = Append> {
@@ -62,6 +67,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (now, 0u32..60).prop_map(|(now_ms, step)| Op::CrashDuringClean { now_ms, step }),
         1 => Just(Op::Reopen),
         1 => Just(Op::Kill),
+        1 => Just(Op::Flush),
+        1 => Just(Op::FlushIfDue),
     ]
 }
 
@@ -129,6 +136,8 @@ impl Harness {
                     });
                 }
             }
+            Op::Flush => self.log().flush().unwrap(),
+            Op::FlushIfDue => self.log().flush_if_due().unwrap(),
             Op::Clean { now_ms } => {
                 let (active, expected) = self.expected_clean(*now_ms);
                 let report = self.log().clean(*now_ms).unwrap();

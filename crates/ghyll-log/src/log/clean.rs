@@ -211,14 +211,12 @@ impl Log {
     fn clean_locked(&self, now_ms: i64, steps: &mut Steps) -> Result<CleanReport, LogError> {
         let generation = self.generation.load(Ordering::Acquire);
         let snapshot: Vec<Arc<Segment>> = self.segments.read().clone();
-        // Recovery takes gaps above the recovery point for damage, so only
-        // fsynced segments are cleaned: sync the rolled ones first (a roll
-        // leaves that to the flusher).
-        let active_base = snapshot[snapshot.len() - 1].base_offset();
-        if self.recovery_point.load(Ordering::Acquire) < active_base {
-            self.flush_rolled(active_base)?;
-        }
-        let durable = self.recovery_point.load(Ordering::Acquire);
+        // Recovery takes gaps above the checkpointed recovery point for
+        // damage, so only segments below it are cleaned: sync and
+        // checkpoint the rolled ones first (a roll leaves that to the
+        // flusher, and a flush does not checkpoint).
+        self.flush_rolled()?;
+        let durable = self.checkpointed_recovery_point();
         let synced = snapshot.iter().take_while(|segment| segment.next_offset() <= durable).count();
         let inputs = &snapshot[..self.cleanable_count(&snapshot, now_ms).min(synced)];
         let mut report = CleanReport::default();
