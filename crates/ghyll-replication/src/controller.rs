@@ -218,18 +218,20 @@ impl Controller {
         }
     }
 
+    /// The partitions with a replica on `node`, collected so that the
+    /// caller may change them as it goes.
+    fn partitions_on(&self, node: NodeId) -> Vec<PartitionId> {
+        self.partitions.iter().filter(|(_, p)| p.state.replicas.contains(&node)).map(|(id, _)| *id).collect()
+    }
+
     /// A node died: it leaves every ISR it is in (but the last member
     /// stays); partitions it led get a new leader from the ISR, or an
     /// unclean one if enabled, or none.
     pub fn node_failed(&mut self, node: NodeId) -> Vec<LeaderAndIsr> {
         self.alive.remove(&node);
         let mut out = Vec::new();
-        let ids: Vec<PartitionId> = self.partitions.keys().copied().collect();
-        for id in ids {
+        for id in self.partitions_on(node) {
             let p = &self.partitions[&id];
-            if !p.state.replicas.contains(&node) {
-                continue;
-            }
             let led = p.state.leader == Some(node);
             if led {
                 out.extend(self.elect(id));
@@ -249,13 +251,8 @@ impl Controller {
     pub fn node_restored(&mut self, node: NodeId) -> Vec<LeaderAndIsr> {
         self.alive.insert(node);
         let mut out = Vec::new();
-        let ids: Vec<PartitionId> = self.partitions.keys().copied().collect();
-        for id in ids {
-            let p = &self.partitions[&id];
-            if !p.state.replicas.contains(&node) {
-                continue;
-            }
-            if p.state.leader.is_none() {
+        for id in self.partitions_on(node) {
+            if self.partitions[&id].state.leader.is_none() {
                 if let Some(state) = self.elect(id) {
                     out.push(state);
                     continue;
