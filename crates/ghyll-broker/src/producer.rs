@@ -328,22 +328,18 @@ impl BatchSendHandle {
                 drain(shared);
             }
         }
+        // Every batch finishes before the first error is reported.
         let results: Vec<Result<u64, Arc<BrokerError>>> = self.parts.iter().map(|part| part.wait()).collect();
-        let mut first_offsets = Vec::with_capacity(results.len());
+        // Each part's next offset: its records are consecutive in its
+        // batch, in the order given.
+        let mut next = Vec::with_capacity(results.len());
         for (part, result) in self.parts.iter().zip(results) {
-            match result {
-                Ok(first_offset) => first_offsets.push(first_offset),
-                Err(source) => {
-                    return Err(BrokerError::SendFailed {
-                        topic: part.topic.to_string(),
-                        partition: part.partition,
-                        source,
-                    })
-                }
-            }
+            next.push(result.map_err(|source| BrokerError::SendFailed {
+                topic: part.topic.to_string(),
+                partition: part.partition,
+                source,
+            })?);
         }
-        // A part's records are consecutive in its batch, in the order given.
-        let mut next = first_offsets;
         let with_offsets = self.acks != Acks::None;
         Ok(self
             .records
@@ -374,11 +370,20 @@ impl PendingBatch {
             created: Instant::now(),
         }
     }
+
+    /// The batch's partition, as the key of the producer's open batches.
+    fn key(&self) -> PartitionKey {
+        partition_key(&self.partition)
+    }
 }
 
 /// An open batch's partition, by the address of its `Partition`: unique per
 /// partition (and per incarnation of a recreated topic), and cheap to hash.
 type PartitionKey = usize;
+
+fn partition_key(partition: &Arc<Partition>) -> PartitionKey {
+    Arc::as_ptr(partition) as usize
+}
 
 /// Hashes a `PartitionKey` (an address) with one multiply, and a topic
 /// name with FNV-1a: both cheaper than SipHash, and neither key is chosen
@@ -489,9 +494,7 @@ struct Accumulator {
 
 impl Accumulator {
     fn seal(&mut self, key: &PartitionKey) {
-        if let Some(batch) = self.open.remove(key) {
-            self.sealed.push_back(batch);
-        }
+        seal(&mut self.open, &mut self.sealed, key);
     }
 
     /// Seals every open batch that has waited `linger`; returns the time
@@ -661,19 +664,13 @@ fn append_batches(shared: &Shared, batches: Vec<PendingBatch>) {
             append_replicated(shared, &partition, builder, &completion, fsync);
             continue;
         }
-        let result = builder
-            .build()
-            .map_err(|source| BrokerError::InvalidRecord {
-                topic: partition.topic.to_string(),
-                reason: source.to_string(),
-            })
-            .and_then(|batch| {
-                partition.check_live()?;
-                partition
-                    .log()
-                    .append_built(&batch)
-                    .map_err(|error| BrokerError::log(&partition.topic, partition.id, error))
-            });
+        let result = builder.build().map_err(|source| invalid_record(&partition.topic, &source)).and_then(|batch| {
+            partition.check_live()?;
+            partition
+                .log()
+                .append_built(&batch)
+                .map_err(|error| BrokerError::log(&partition.topic, partition.id, error))
+        });
         match result {
             Ok(info) => {
                 partition.notify();
@@ -716,13 +713,10 @@ fn append_replicated(
     fsync: bool,
 ) {
     let record_count = builder.record_count();
-    let result = builder
-        .finish()
-        .map_err(|source| BrokerError::InvalidRecord { topic: partition.topic.to_string(), reason: source.to_string() })
-        .and_then(|bytes| {
-            partition.check_live()?;
-            crate::replication::propose(partition, &bytes, record_count, shared.config.acks, fsync, completion)
-        });
+    let result = builder.finish().map_err(|source| invalid_record(&partition.topic, &source)).and_then(|bytes| {
+        partition.check_live()?;
+        crate::replication::propose(partition, &bytes, record_count, shared.config.acks, fsync, completion)
+    });
     match result {
         Ok(Some(first_offset)) => {
             partition.notify();
@@ -842,7 +836,7 @@ impl Producer {
         // `ProducerConfig::partitioner`).
         let (partition_id, partition) = self.choose_partition(&record, partitions)?;
         let max_message_bytes = topic.config.log_config().max_message_bytes;
-        let key: PartitionKey = Arc::as_ptr(partition) as usize;
+        let key = partition_key(partition);
         if !accumulator.open.contains_key(&key) {
             // Batches still open for a deleted partition (a topic deleted,
             // perhaps created again) are sealed now, so their sends fail
@@ -992,10 +986,7 @@ impl Producer {
         // The CRCs are computed here, in the caller's thread, so the sender
         // thread that appends them has only the writes to do.
         for part in &mut staged.parts {
-            part.batch.builder.seal().map_err(|source| BrokerError::InvalidRecord {
-                topic: part.batch.partition.topic.to_string(),
-                reason: source.to_string(),
-            })?;
+            part.builder.seal().map_err(|source| invalid_record(&part.partition.topic, &source))?;
         }
         let acks = shared.config.acks;
         if staged.parts.is_empty() {
@@ -1007,10 +998,10 @@ impl Producer {
         }
         // Whatever send_async left open for these partitions goes first.
         for part in &staged.parts {
-            accumulator.seal(&part.key);
+            accumulator.seal(&part.key());
         }
         let mut parts = Vec::with_capacity(staged.parts.len());
-        for StagedPart { batch, .. } in staged.parts {
+        for batch in staged.parts {
             accumulator.queued_bytes += batch.builder.size_bytes();
             parts.push(Arc::clone(&batch.completion));
             accumulator.sealed.push_back(batch);
@@ -1026,16 +1017,11 @@ impl Producer {
     }
 }
 
-/// One batch of a [`Producer::send_batch`] call, being encoded.
-struct StagedPart {
-    key: PartitionKey,
-    batch: PendingBatch,
-}
-
 /// A [`Producer::send_batch`] call's records, encoded per partition before
 /// any is queued.
 struct Staged {
-    parts: Vec<StagedPart>,
+    /// The call's batches, in the order they were started.
+    parts: Vec<PendingBatch>,
     /// Per topic of the call, by its partition list (held, so that its
     /// address is not reused while the call runs; adding partitions makes
     /// a new list), the part still being filled for each partition id, if
@@ -1076,14 +1062,13 @@ impl Staged {
             Some(index) => index,
             None => self.open_part(topic, partition_id, partition),
         };
-        let builder = &mut self.parts[index].batch.builder;
+        let builder = &mut self.parts[index].builder;
         let index = match builder.push(timestamp_ms, record.key, record.value, &record.headers) {
             Ok(()) => index,
             Err(BatchError::TooLarge { .. }) if !builder.is_empty() => {
                 // This partition's part is full for the record: start another.
                 let index = self.open_part(topic, partition_id, partition);
                 self.parts[index]
-                    .batch
                     .builder
                     .push(timestamp_ms, record.key, record.value, &record.headers)
                     .map_err(|error| too_large(record.topic, &error, max_message_bytes))?;
@@ -1092,7 +1077,7 @@ impl Staged {
             Err(error) => return Err(too_large(record.topic, &error, max_message_bytes)),
         };
         self.records.push(index);
-        if self.parts[index].batch.builder.size_bytes() >= self.batch_size {
+        if self.parts[index].builder.size_bytes() >= self.batch_size {
             self.open[self.current].1[slot] = None;
         }
         Ok(())
@@ -1103,11 +1088,19 @@ impl Staged {
     fn open_part(&mut self, topic: &Topic, partition_id: u32, partition: &Arc<Partition>) -> usize {
         let mut batch = PendingBatch::new(topic, partition_id, partition);
         batch.builder.reserve(self.batch_size);
-        let key: PartitionKey = Arc::as_ptr(partition) as usize;
-        self.parts.push(StagedPart { key, batch });
+        self.parts.push(batch);
         let index = self.parts.len() - 1;
         self.open[self.current].1[partition_id as usize] = Some(index);
         index
+    }
+}
+
+/// Moves the open batch of `key`, if any, to the end of the sealed queue.
+/// Free of `Accumulator` so that `enqueue` can call it while it borrows
+/// the accumulator's topic cache.
+fn seal(open: &mut AddressMap<PendingBatch>, sealed: &mut VecDeque<PendingBatch>, key: &PartitionKey) {
+    if let Some(batch) = open.remove(key) {
+        sealed.push_back(batch);
     }
 }
 
@@ -1116,9 +1109,7 @@ fn seal_deleted(open: &mut AddressMap<PendingBatch>, sealed: &mut VecDeque<Pendi
     let deleted: Vec<PartitionKey> =
         open.iter().filter(|(_, batch)| batch.partition.is_deleted()).map(|(key, _)| *key).collect();
     for key in deleted {
-        if let Some(batch) = open.remove(&key) {
-            sealed.push_back(batch);
-        }
+        seal(open, sealed, &key);
     }
 }
 
@@ -1127,8 +1118,12 @@ fn too_large(topic: &str, error: &BatchError, max_message_bytes: u32) -> BrokerE
         BatchError::TooLarge { bytes, .. } => {
             BrokerError::RecordTooLarge { topic: topic.to_string(), bytes: *bytes, max_message_bytes }
         }
-        other => BrokerError::InvalidRecord { topic: topic.to_string(), reason: other.to_string() },
+        other => invalid_record(topic, other),
     }
+}
+
+fn invalid_record(topic: &str, error: &BatchError) -> BrokerError {
+    BrokerError::InvalidRecord { topic: topic.to_string(), reason: error.to_string() }
 }
 
 fn close_shared(shared: &Arc<Shared>) -> Result<(), BrokerError> {

@@ -550,19 +550,7 @@ impl Log {
             return Ok(());
         }
         self.check_usable()?;
-        let synced = self.recovery_point.load(Ordering::Acquire);
-        let rolled: Vec<Arc<Segment>> = self
-            .segments
-            .read()
-            .iter()
-            .filter(|segment| segment.base_offset() < below && segment.next_offset() > synced)
-            .cloned()
-            .collect();
-        for segment in rolled {
-            if let Err(error) = segment.sync() {
-                return Err(self.fail(LogError::io("fsync segment", segment.log_path(), error)));
-            }
-        }
+        self.sync_segments(self.recovery_point.load(Ordering::Acquire), below)?;
         // Under the writer lock, so no truncation lands between the check
         // and the move; the flush lock is let go first, as `close` takes
         // the two the other way round.
@@ -599,16 +587,31 @@ impl Log {
         // it durable.
         let target = self.log_end.load(Ordering::Acquire);
         let unflushed = self.unflushed_records.swap(0, Ordering::AcqRel);
-        let dirty: Vec<Arc<Segment>> =
-            self.segments.read().iter().filter(|segment| segment.next_offset() > synced).cloned().collect();
-        for segment in dirty {
-            if let Err(error) = segment.sync() {
-                self.unflushed_records.fetch_add(unflushed, Ordering::AcqRel);
-                return Err(self.fail(LogError::io("fsync segment", segment.log_path(), error)));
-            }
+        if let Err(error) = self.sync_segments(synced, u64::MAX) {
+            self.unflushed_records.fetch_add(unflushed, Ordering::AcqRel);
+            return Err(error);
         }
         self.recovery_point.fetch_max(target, Ordering::AcqRel);
         self.last_flush_ms.store(now_ms().max(0) as u64, Ordering::Release);
+        Ok(())
+    }
+
+    /// Fsyncs every segment that starts below `below` and holds offsets
+    /// at or past `synced`; a failed fsync fails the log. Called with the
+    /// flush lock held.
+    fn sync_segments(&self, synced: u64, below: u64) -> Result<(), LogError> {
+        let dirty: Vec<Arc<Segment>> = self
+            .segments
+            .read()
+            .iter()
+            .filter(|segment| segment.base_offset() < below && segment.next_offset() > synced)
+            .cloned()
+            .collect();
+        for segment in dirty {
+            if let Err(error) = segment.sync() {
+                return Err(self.fail(LogError::io("fsync segment", segment.log_path(), error)));
+            }
+        }
         Ok(())
     }
 

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ghyll_broker::{Broker, ConsumerConfig, NewTopic, OffsetReset, ProducerConfig, ProducerRecord, TopicPartition};
+use ghyll_broker::{
+    Broker, ConsumerConfig, NewTopic, OffsetReset, Producer, ProducerConfig, ProducerRecord, TopicPartition,
+};
 
 use super::TOPIC;
 use crate::error::{BenchError, Context};
@@ -59,20 +61,16 @@ impl GhyllSystem {
     /// `flush()`: Kafka's batching path. Times the sends and the flush;
     /// creating and closing the producer are not timed.
     pub(in crate::workloads) fn send_async_all(&self, pool: &ValuePool) -> Result<Duration, BenchError> {
-        let producer = self.broker.producer(ProducerConfig::default()).context(|| "creating a ghyll producer")?;
-        let started = Instant::now();
-        for index in 0..pool.records() {
-            // The handle is dropped: the record is still sent, and flush()
-            // below waits for every batch.
-            let _handle = producer
-                .send_async(ProducerRecord::new(TOPIC, pool.value(index)))
-                .context(|| format!("ghyll send_async of record {index}"))?;
-        }
-        producer.flush().context(|| "ghyll producer flush")?;
-        let elapsed = started.elapsed();
-        producer.close().context(|| "closing the ghyll producer")?;
-        self.check_holds(pool.records())?;
-        Ok(elapsed)
+        self.timed_sends(pool, |producer| {
+            for index in 0..pool.records() {
+                // The handle is dropped: the record is still sent, and
+                // flush() below waits for every batch.
+                let _handle = producer
+                    .send_async(ProducerRecord::new(TOPIC, pool.value(index)))
+                    .context(|| format!("ghyll send_async of record {index}"))?;
+            }
+            producer.flush().context(|| "ghyll producer flush")
+        })
     }
 
     /// Sends every record of `pool` with `send_batch`, `batch_records`
@@ -87,35 +85,44 @@ impl GhyllSystem {
         batch_records: u32,
         wait: Await,
     ) -> Result<Duration, BenchError> {
-        let producer = self.broker.producer(ProducerConfig::default()).context(|| "creating a ghyll producer")?;
-        let started = Instant::now();
-        for range in pool.batches(batch_records) {
-            let first = range.start;
-            let sent = producer
-                .send_batch(range.map(|index| ProducerRecord::new(TOPIC, pool.value(index))))
-                .context(|| format!("ghyll send_batch from record {first}"))?;
-            if wait == Await::EachCall {
-                sent.wait().context(|| format!("ghyll send_batch from record {first}"))?;
+        self.timed_sends(pool, |producer| {
+            for range in pool.batches(batch_records) {
+                let first = range.start;
+                let sent = producer
+                    .send_batch(range.map(|index| ProducerRecord::new(TOPIC, pool.value(index))))
+                    .context(|| format!("ghyll send_batch from record {first}"))?;
+                if wait == Await::EachCall {
+                    sent.wait().context(|| format!("ghyll send_batch from record {first}"))?;
+                }
             }
-        }
-        producer.flush().context(|| "ghyll producer flush")?;
-        let elapsed = started.elapsed();
-        producer.close().context(|| "closing the ghyll producer")?;
-        self.check_holds(pool.records())?;
-        Ok(elapsed)
+            producer.flush().context(|| "ghyll producer flush")
+        })
     }
 
     /// Sends every record of `pool` with the synchronous `send`, which
     /// returns once the record is appended; times the sends.
     pub(in crate::workloads) fn send_each(&self, pool: &ValuePool) -> Result<Duration, BenchError> {
+        self.timed_sends(pool, |producer| {
+            for index in 0..pool.records() {
+                let sent = producer
+                    .send(ProducerRecord::new(TOPIC, pool.value(index)))
+                    .context(|| format!("ghyll send of record {index}"))?;
+                debug_assert!(sent.offset.is_some(), "acks=1 reports the offset");
+            }
+            Ok(())
+        })
+    }
+
+    /// Times `sends` on a fresh default producer (creating and closing it
+    /// are not timed), then checks the topic holds every record of `pool`.
+    fn timed_sends(
+        &self,
+        pool: &ValuePool,
+        sends: impl FnOnce(&Producer) -> Result<(), BenchError>,
+    ) -> Result<Duration, BenchError> {
         let producer = self.broker.producer(ProducerConfig::default()).context(|| "creating a ghyll producer")?;
         let started = Instant::now();
-        for index in 0..pool.records() {
-            let sent = producer
-                .send(ProducerRecord::new(TOPIC, pool.value(index)))
-                .context(|| format!("ghyll send of record {index}"))?;
-            debug_assert!(sent.offset.is_some(), "acks=1 reports the offset");
-        }
+        sends(&producer)?;
         let elapsed = started.elapsed();
         producer.close().context(|| "closing the ghyll producer")?;
         self.check_holds(pool.records())?;
