@@ -566,11 +566,6 @@ impl Log {
         Ok(())
     }
 
-    /// The recovery point the checkpoint file holds.
-    pub(crate) fn checkpointed_recovery_point(&self) -> u64 {
-        self.checkpointed_recovery_point.load(Ordering::Acquire)
-    }
-
     /// Makes every offset below `offset` durable.
     fn flush_through(&self, offset: u64) -> Result<(), LogError> {
         if self.recovery_point.load(Ordering::Acquire) >= offset {

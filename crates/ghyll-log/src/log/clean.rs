@@ -216,7 +216,7 @@ impl Log {
         // checkpoint the rolled ones first (a roll leaves that to the
         // flusher, and a flush does not checkpoint).
         self.flush_rolled()?;
-        let durable = self.checkpointed_recovery_point();
+        let durable = self.checkpointed_recovery_point.load(Ordering::Acquire);
         let synced = snapshot.iter().take_while(|segment| segment.next_offset() <= durable).count();
         let inputs = &snapshot[..self.cleanable_count(&snapshot, now_ms).min(synced)];
         let mut report = CleanReport::default();
