@@ -556,17 +556,24 @@ fn fetch_partition(
         match &assigned.buffered {
             _ if position >= high_watermark => return Ok(None),
             Some(data) if data.read().next_offset() > position => break (Arc::clone(data), high_watermark),
-            _ => match assigned.partition.log().read_into(position, max_bytes, pool.lock().pop().unwrap_or_default()) {
-                Ok(read) if read.is_empty() => {
-                    pool.lock().push(read.into_buffer());
-                    return Ok(None);
+            _ => {
+                // Taken in a statement of its own: a guard in the `match`
+                // below would live through its arms, and the empty-read arm
+                // locks the pool again (a self-deadlock a retention race
+                // found).
+                let buffer = pool.lock().pop().unwrap_or_default();
+                match assigned.partition.log().read_into(position, max_bytes, buffer) {
+                    Ok(read) if read.is_empty() => {
+                        pool.lock().push(read.into_buffer());
+                        return Ok(None);
+                    }
+                    Ok(read) => {
+                        break (Arc::new(PooledRead { read: Some(read), pool: Arc::downgrade(pool) }), high_watermark)
+                    }
+                    Err(LogError::OffsetOutOfRange { .. }) if reset != OffsetReset::None => continue,
+                    Err(error) => return Err(BrokerError::log(&assigned.tp.topic, assigned.tp.partition, error)),
                 }
-                Ok(read) => {
-                    break (Arc::new(PooledRead { read: Some(read), pool: Arc::downgrade(pool) }), high_watermark)
-                }
-                Err(LogError::OffsetOutOfRange { .. }) if reset != OffsetReset::None => continue,
-                Err(error) => return Err(BrokerError::log(&assigned.tp.topic, assigned.tp.partition, error)),
-            },
+            }
         }
     };
     // A read can return batches appended after the high watermark was
